@@ -1,0 +1,10 @@
+"""natsync: a synchronous, thread-based NATS client with a plain blocking API."""
+
+from . import errors
+from .client import Client, connect
+from .headers import Headers
+from .msg import Msg
+from .subscription import Subscription
+from .version import __version__
+
+__all__ = ["Client", "Headers", "Msg", "Subscription", "__version__", "connect", "errors"]

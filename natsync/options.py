@@ -1,0 +1,102 @@
+"""Connection options: nats-py's keyword names and defaults, times in seconds."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Optional, Tuple, Union
+
+from .errors import Error
+
+Callback = Callable[..., Any]
+Credentials = Union[str, Tuple[str, str]]
+
+
+@dataclass
+class Options:
+    """Everything `connect()` accepts besides `servers`; see docs/connecting.md."""
+
+    name: Optional[str] = None
+    pedantic: bool = False
+    verbose: bool = False
+    allow_reconnect: bool = True
+    connect_timeout: float = 2.0
+    reconnect_time_wait: float = 2.0
+    max_reconnect_attempts: int = 60
+    ping_interval: float = 120.0
+    max_outstanding_pings: int = 2
+    dont_randomize: bool = False
+    flusher_queue_size: int = 1024
+    no_echo: bool = False
+    tls: Union[ssl.SSLContext, bool, None] = None
+    tls_hostname: Optional[str] = None
+    tls_handshake_first: bool = False
+    user: Optional[str] = None
+    password: Optional[str] = None
+    token: Optional[str] = None
+    drain_timeout: float = 30.0
+    signature_cb: Optional[Callback] = None
+    user_jwt_cb: Optional[Callback] = None
+    user_credentials: Optional[Credentials] = None
+    nkeys_seed: Optional[str] = None
+    nkeys_seed_str: Optional[str] = None
+    inbox_prefix: str = "_INBOX"
+    pending_size: int = 2 * 1024 * 1024
+    flush_timeout: Optional[float] = None
+    error_cb: Optional[Callback] = None
+    disconnected_cb: Optional[Callback] = None
+    closed_cb: Optional[Callback] = None
+    discovered_server_cb: Optional[Callback] = None
+    reconnected_cb: Optional[Callback] = None
+    lame_duck_mode_cb: Optional[Callback] = None
+    # Beyond nats-py (nats.js / nats.go options):
+    reconnect_jitter: float = 0.1
+    reconnect_jitter_tls: float = 1.0
+    reconnect_delay_handler: Optional[Callable[[int], float]] = None
+    retry_on_failed_connect: bool = False
+    ignore_discovered_servers: bool = False
+    ignore_auth_error_abort: bool = False
+    max_control_line: int = 64 * 1024
+
+    def __repr__(self) -> str:
+        secret = {"password", "token", "nkeys_seed_str", "user_credentials", "nkeys_seed"}
+        shown = ", ".join(f"{f.name}={'***' if f.name in secret and getattr(self, f.name) else getattr(self, f.name)!r}"
+                          for f in fields(self))
+        return f"Options({shown})"
+
+    def validate(self) -> None:
+        """Raise a clear error for values that cannot work."""
+        for name in ("connect_timeout", "reconnect_time_wait", "ping_interval", "drain_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise Error(f"option {name} must be a positive number of seconds, got {value!r}")
+        if self.flush_timeout is not None and self.flush_timeout <= 0:
+            raise Error(f"option flush_timeout must be positive or None, got {self.flush_timeout!r}")
+        if self.pending_size <= 0:
+            raise Error(f"option pending_size must be positive, got {self.pending_size!r}")
+        if self.max_outstanding_pings < 1:
+            raise Error("option max_outstanding_pings must be at least 1")
+        if not self.inbox_prefix or any(c in self.inbox_prefix for c in " \t\r\n*>"):
+            raise Error(f"option inbox_prefix {self.inbox_prefix!r} is not a valid subject prefix")
+        for name in ("error_cb", "disconnected_cb", "closed_cb", "discovered_server_cb",
+                     "reconnected_cb", "lame_duck_mode_cb", "signature_cb", "user_jwt_cb",
+                     "reconnect_delay_handler"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise Error(f"option {name} must be callable, got {type(value).__name__}")
+        if self.tls is not None and not isinstance(self.tls, (bool, ssl.SSLContext)):
+            raise Error("option tls must be an ssl.SSLContext, True or False")
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(Options))
+
+
+def make_options(kwargs: dict[str, Any]) -> Options:
+    """Build Options from keyword arguments, naming any that is unknown."""
+    unknown = sorted(set(kwargs) - OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"connect() got unknown option(s): {', '.join(unknown)}")
+    opts = Options(**kwargs)
+    opts.validate()
+    return opts
+

@@ -1,0 +1,269 @@
+"""The NATS client protocol, sans I/O: a parser from received bytes to events, and encoders.
+
+Nothing here touches sockets or threads. The parser accepts the byte stream in chunks of
+any size and returns the complete events they finish; its memory is bounded by
+`max_control_line` plus the largest allowed payload, whatever the peer sends.
+
+Events are tuples whose first item is an op code (tuples are the cheapest thing CPython
+can build, and the reader makes one per message):
+
+    (MSG, sid, subject, reply, payload, headers)   headers is None for MSG, Headers for HMSG
+    (INFO, info_dict)
+    (PING,) (PONG,) (OK,)
+    (ERR, message)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, Optional, Tuple
+
+from .errors import ProtocolError
+from .headers import Headers, parse_headers
+
+MSG = 0
+INFO = 1
+PING = 2
+PONG = 3
+OK = 4
+ERR = 5
+
+Event = Tuple[Any, ...]
+
+PING_EVENT: Event = (PING,)
+PONG_EVENT: Event = (PONG,)
+OK_EVENT: Event = (OK,)
+
+PING_FRAME = b"PING\r\n"
+PONG_FRAME = b"PONG\r\n"
+
+#: nats-server's hard upper bound on max_payload; no valid message is larger.
+MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024
+#: Control lines longer than this are refused (INFO of a large cluster fits easily).
+DEFAULT_MAX_CONTROL_LINE = 64 * 1024
+
+_CRLF = b"\r\n"
+
+
+class Parser:
+    """Turns the server's byte stream into events; `feed()` may be called with any chunking."""
+
+    __slots__ = ("_buf", "_chunks", "_have", "_need", "max_control_line", "max_payload")
+
+    def __init__(self, max_control_line: int = DEFAULT_MAX_CONTROL_LINE,
+                 max_payload: int = MAX_PAYLOAD_LIMIT) -> None:
+        self.max_control_line = max_control_line
+        self.max_payload = max_payload
+        self._buf = b""
+        # While a large payload is arriving, chunks are kept in a list and joined once,
+        # so a message split over many reads costs O(size), not O(size^2).
+        self._chunks: list[bytes] = []
+        self._have = 0
+        self._need = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as events."""
+        return len(self._buf) + self._have
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Add received bytes; return every event they complete, in order."""
+        if self._need:
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return []
+            data = self._buf + b"".join(self._chunks)
+            self._chunks.clear()
+            self._have = self._need = 0
+        elif self._buf:
+            data = self._buf + data
+        self._buf = b""
+        events: list[Event] = []
+        append = events.append
+        pos = 0
+        size = len(data)
+        find = data.find
+        startswith = data.startswith
+        max_line = self.max_control_line
+        while pos < size:
+            end = find(_CRLF, pos)
+            if end < 0:
+                if size - pos > max_line:
+                    raise ProtocolError(f"control line longer than {max_line} bytes")
+                break
+            if end - pos > max_line:
+                raise ProtocolError(f"control line longer than {max_line} bytes")
+            if startswith(b"MSG ", pos):
+                has_headers = False
+            else:
+                parts = data[pos:end].split(None, 1)
+                op = parts[0].upper() if parts else b""
+                if op == b"HMSG":
+                    has_headers = True
+                elif op != b"MSG":
+                    pos = end + 2
+                    append(_control_event(op, parts[1] if len(parts) > 1 else b""))
+                    continue
+                else:
+                    has_headers = False
+            line = data[pos + 4 + has_headers:end]
+            args = line.split(b" ")
+            nargs = len(args) - has_headers
+            if (nargs != 3 and nargs != 4) or b"" in args:  # tabs or repeated spaces: legal
+                args = line.split()
+                nargs = len(args) - has_headers
+            try:
+                if nargs == 3:
+                    reply = ""
+                elif nargs == 4:
+                    reply = args[2].decode()
+                else:
+                    raise ValueError
+                n = int(args[-1])
+                sid = int(args[1])
+            except ValueError:
+                raise ProtocolError(f"bad message line: {data[pos:end][:128]!r}") from None
+            if n < 0 or n > self.max_payload:
+                raise ProtocolError(f"message size {n} outside 0..{self.max_payload}")
+            start = end + 2
+            stop = start + n
+            if stop + 2 > size:
+                self._buf = data[pos:]
+                self._need = stop + 2 - pos - len(self._buf)
+                return events
+            if data[stop:stop + 2] != _CRLF:
+                raise ProtocolError("message payload not followed by CRLF")
+            if has_headers:
+                hlen = _length(args[-2], n)
+                append((MSG, sid, args[0].decode(), reply,
+                        data[start + hlen:stop], parse_headers(data[start:start + hlen])))
+            else:
+                append((MSG, sid, args[0].decode(), reply, data[start:stop], None))
+            pos = stop + 2
+        self._buf = data[pos:]
+        return events
+
+
+def _control_event(op: bytes, arg: bytes) -> Event:
+    """The event of a control line other than MSG/HMSG."""
+    if op == b"PING":
+        return PING_EVENT
+    if op == b"PONG":
+        return PONG_EVENT
+    if op == b"+OK":
+        return OK_EVENT
+    if op == b"-ERR":
+        return (ERR, _err_text(arg))
+    if op == b"INFO":
+        return (INFO, _json_object(arg, "INFO"))
+    raise ProtocolError(f"unknown protocol operation: {op[:32]!r}")
+
+
+def _length(token: bytes, limit: int) -> int:
+    if not token.isdigit():
+        raise ProtocolError(f"bad size in message line: {token[:32]!r}")
+    n = int(token)
+    if n > limit:
+        raise ProtocolError(f"message size {n} exceeds the limit of {limit} bytes")
+    return n
+
+
+def _err_text(raw: bytes) -> str:
+    text = raw.decode(errors="replace").strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    return text
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not a JSON object")
+    return value
+
+
+# --- encoders -------------------------------------------------------------------------
+
+
+def encode_connect(options: dict[str, Any]) -> bytes:
+    """CONNECT frame for the given options (already filtered to what should be sent)."""
+    return b"CONNECT " + json.dumps(options, separators=(",", ":")).encode() + _CRLF
+
+
+def encode_pub(subject: str, payload: bytes = b"", reply: str = "",
+               headers: Optional[bytes] = None) -> bytes:
+    """PUB frame, or HPUB when an encoded header block is given."""
+    subj = subject.encode()
+    rep = b" " + reply.encode() if reply else b""
+    if headers is None:
+        return b"PUB %b%b %d\r\n%b\r\n" % (subj, rep, len(payload), payload)
+    hl = len(headers)
+    return b"HPUB %b%b %d %d\r\n%b%b\r\n" % (subj, rep, hl, hl + len(payload), headers, payload)
+
+
+def encode_sub(subject: str, sid: int, queue: str = "") -> bytes:
+    """SUB frame."""
+    if queue:
+        return f"SUB {subject} {queue} {sid}\r\n".encode()
+    return f"SUB {subject} {sid}\r\n".encode()
+
+
+def encode_unsub(sid: int, max_msgs: int = 0) -> bytes:
+    """UNSUB frame; with `max_msgs` the server unsubscribes after that many more messages."""
+    if max_msgs > 0:
+        return b"UNSUB %d %d\r\n" % (sid, max_msgs)
+    return b"UNSUB %d\r\n" % sid
+
+
+# --- outbound frames ------------------------------------------------------------------
+
+
+def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
+    """Yield (op, start, end) for each client frame in `data`, which this module encoded.
+
+    Used after a failed write or a reconnect to find frame boundaries in the outbound
+    buffer; a frame cut short at the end of `data` is yielded with `end > len(data)`.
+    """
+    pos = 0
+    size = len(data)
+    while pos < size:
+        end = data.find(_CRLF, pos)
+        if end < 0:
+            yield data[pos:pos + 8].split(b" ", 1)[0], pos, size + 1
+            return
+        line = data[pos:end]
+        op = line.split(b" ", 1)[0]
+        stop = end + 2
+        if op == b"PUB":
+            stop += int(line.rsplit(b" ", 1)[1]) + 2
+        elif op == b"HPUB":
+            stop += int(line.rsplit(b" ", 1)[1]) + 2
+        yield op, pos, stop
+        pos = stop
+
+
+def frame_start(data: bytes, offset: int) -> int:
+    """Start of the frame that contains byte `offset` (so a cut frame can be re-sent whole)."""
+    for _, start, end in outbound_frames(data):
+        if offset < end:
+            return start
+    return len(data)
+
+
+def publications(data: bytes) -> bytes:
+    """Only the PUB and HPUB frames of an outbound buffer (what survives a reconnect)."""
+    keep = [data[start:end] for op, start, end in outbound_frames(data)
+            if op in (b"PUB", b"HPUB") and end <= len(data)]
+    return b"".join(keep)
+
+
+__all__ = [
+    "DEFAULT_MAX_CONTROL_LINE", "ERR", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
+    "PING_FRAME", "PONG", "PONG_FRAME", "Event", "Headers", "Parser", "encode_connect",
+    "encode_pub", "encode_sub", "encode_unsub", "frame_start", "outbound_frames",
+    "publications",
+]

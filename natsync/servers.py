@@ -1,0 +1,165 @@
+"""Server URLs and the pool the client cycles through when it (re)connects."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence, Union
+from urllib.parse import unquote, urlsplit
+
+from .errors import Error
+
+DEFAULT_URL = "nats://127.0.0.1:4222"
+DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
+
+
+class BadURLError(Error, ValueError):
+    """A server URL cannot be parsed."""
+
+
+@dataclass
+class Server:
+    """One server of the pool and what the client has learnt about it."""
+
+    scheme: str
+    host: str
+    port: int
+    user: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+    path: str = ""
+    discovered: bool = False
+    reconnects: int = 0
+    auth_errors: int = 0
+    did_connect: bool = False
+    last_attempt: float = 0.0
+
+    @property
+    def url(self) -> str:
+        """The URL without credentials (safe to log)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+    @property
+    def hostport(self) -> str:
+        """`host:port`, the key used to recognise a server announced in INFO."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def wants_tls(self) -> bool:
+        """The URL itself asks for TLS."""
+        return self.scheme in ("tls", "wss")
+
+    @property
+    def is_websocket(self) -> bool:
+        """The URL is a websocket one."""
+        return self.scheme in ("ws", "wss")
+
+
+def parse_url(url: str, discovered: bool = False) -> Server:
+    """Parse `nats://[user:pass@|token@]host[:port]` (also tls://, ws://, wss://, or bare host)."""
+    if not isinstance(url, str) or not url.strip():
+        raise BadURLError(f"server URL must be a non-empty string, got {url!r}")
+    text = url.strip()
+    if "://" not in text:
+        text = "nats://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise BadURLError(f"invalid server URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise BadURLError(f"invalid server URL {url!r}: scheme must be one of "
+                          f"{', '.join(DEFAULT_PORTS)}")
+    if not parts.hostname:
+        raise BadURLError(f"invalid server URL {url!r}: no host")
+    user = password = token = None
+    if parts.username is not None:
+        if parts.password is not None:
+            user, password = unquote(parts.username), unquote(parts.password)
+        else:
+            token = unquote(parts.username)
+    return Server(scheme=scheme, host=parts.hostname, port=port or DEFAULT_PORTS[scheme],
+                  user=user, password=password, token=token, path=parts.path,
+                  discovered=discovered)
+
+
+def servers_from(servers: Union[str, Sequence[str], None]) -> list[Server]:
+    """The configured servers: the argument, else `NATS_URL`, else the default URL."""
+    if servers is None or servers == [] or servers == "":
+        servers = os.environ.get("NATS_URL") or DEFAULT_URL
+    if isinstance(servers, str):
+        servers = [s for s in servers.split(",") if s.strip()]
+    return [parse_url(s) for s in servers]
+
+
+class ServerPool:
+    """The servers to try, in order; the current one moves to the back after each attempt."""
+
+    def __init__(self, servers: Iterable[Server], randomize: bool) -> None:
+        self._servers = list(servers)
+        if not self._servers:
+            raise BadURLError("no server URLs given")
+        if randomize:
+            random.shuffle(self._servers)
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._servers))
+
+    def next(self) -> Optional[Server]:
+        """The server to try next (moved to the back of the pool), or None if empty."""
+        if not self._servers:
+            return None
+        srv = self._servers.pop(0)
+        self._servers.append(srv)
+        return srv
+
+    def remove(self, srv: Server) -> None:
+        """Drop a server that has used up its attempts or failed authorisation twice."""
+        if srv in self._servers:
+            self._servers.remove(srv)
+
+    def add_discovered(self, urls: Iterable[str], scheme: str, randomize: bool) -> list[str]:
+        """Add servers announced by the cluster; return the `host:port`s that were new."""
+        known = {s.hostport for s in self._servers}
+        added: list[Server] = []
+        for hp in urls:
+            try:
+                srv = parse_url(f"{scheme}://{hp}", discovered=True)
+            except BadURLError:
+                continue
+            if srv.hostport not in known:
+                known.add(srv.hostport)
+                added.append(srv)
+        if randomize:
+            random.shuffle(added)
+        self._servers.extend(added)
+        return [s.hostport for s in added]
+
+    def drop_discovered(self, urls: Iterable[str], current: Optional[Server]) -> list[str]:
+        """Remove discovered servers no longer announced (never the current one)."""
+        keep = set(urls)
+        gone = [s for s in self._servers
+                if s.discovered and s.hostport not in keep and s is not current]
+        for s in gone:
+            self._servers.remove(s)
+        return [s.hostport for s in gone]
+
+    @property
+    def discovered(self) -> list[str]:
+        """URLs of the servers learnt from the cluster."""
+        return [s.url for s in self._servers if s.discovered]
+
+
+def wait_before(srv: Server, wait: float, jitter: float) -> float:
+    """Seconds to sleep before trying `srv` again (a server is not retried too soon)."""
+    if not srv.last_attempt:
+        return 0.0
+    delay = wait + (random.random() * jitter if jitter > 0 else 0.0)
+    return max(0.0, srv.last_attempt + delay - time.monotonic())
