@@ -267,6 +267,7 @@ class NatsServer:
         self._paused = False
         self._closed = False
         self._ever_ready = False
+        self._launch_offset = 0
 
         config_text: str | None = None
         if config is not None:
@@ -282,7 +283,7 @@ class NatsServer:
                 fh.write(config_text)
         self._store_dir: str | None
         if store_dir is not None:
-            self._store_dir = os.fspath(store_dir)
+            self._store_dir = os.path.abspath(os.fspath(store_dir))
         elif jetstream:
             self._store_dir = os.path.join(self._tmpdir, "store")
         else:
@@ -421,14 +422,17 @@ class NatsServer:
             raise
         self._log_file = log_file
         self._paused = False
+        self._launch_offset = offset
         return offset
 
-    def wait_ready(self, timeout: float | None = None, log_offset: int = 0) -> None:
+    def wait_ready(self, timeout: float | None = None, log_offset: int | None = None) -> None:
         """Block until the server sends ``INFO`` on its port and logged that it is ready.
 
         Raises ServerStartError with the log tail if it exits or the time runs out.
         """
         limit = self._startup_timeout if timeout is None else timeout
+        if log_offset is None:
+            log_offset = self._launch_offset
         deadline = time.monotonic() + limit
         delay = 0.005
         got_info = False
@@ -649,15 +653,24 @@ class NatsCluster:
         self._size = size
         self._jetstream = jetstream
         self._startup_timeout = startup_timeout
+        self._config = dict(config or {})
+        self._args = list(args)
+        self._ever_started = False
+        self.servers: List[NatsServer] = []
+        self._build()
+
+    def _build(self) -> None:
+        """Create the (stopped) node objects on freshly picked ports."""
+        size, name = self._size, self._name
         ports = _free_ports(3 * size)
         client_ports = ports[:size]
         cluster_ports = ports[size : 2 * size]
         http_ports = ports[2 * size :]
         routes = [f"nats://127.0.0.1:{p}" for p in cluster_ports]
-        self.servers: List[NatsServer] = []
+        self.servers = []
         try:
             for i in range(size):
-                node_config: Dict[str, Any] = dict(config or {})
+                node_config: Dict[str, Any] = dict(self._config)
                 node_config["server_name"] = f"{name}-{i}"
                 node_config["cluster"] = {
                     **dict(node_config.get("cluster") or {}),
@@ -668,11 +681,11 @@ class NatsCluster:
                 self.servers.append(
                     NatsServer(
                         port=client_ports[i],
-                        jetstream=jetstream,
+                        jetstream=self._jetstream,
                         config=node_config,
-                        args=args,
+                        args=self._args,
                         http_port=http_ports[i],
-                        startup_timeout=startup_timeout,
+                        startup_timeout=self._startup_timeout,
                     )
                 )
         except BaseException:
@@ -695,7 +708,30 @@ class NatsCluster:
         return ",".join(self.urls)
 
     def start(self) -> NatsCluster:
-        """Launch all nodes together and wait until they are ready and fully routed."""
+        """Launch all nodes together and wait until they are ready and fully routed.
+
+        If a freshly picked port was grabbed by another process meanwhile, the first
+        start retries on new ports.
+        """
+        attempts = 1 if self._ever_started else 3
+        for attempt in range(attempts):
+            try:
+                self._start_once()
+                self._ever_started = True
+                return self
+            except ServerStartError:
+                port_taken = any(
+                    b"address already in use" in s._log_bytes().lower() for s in self.servers
+                )
+                if attempt + 1 < attempts and port_taken:
+                    self.close()
+                    self._build()
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start_once(self) -> None:
+        """Launch every node, then wait for readiness, routes and JetStream."""
         try:
             for server in self.servers:
                 if not server.running:
@@ -708,7 +744,6 @@ class NatsCluster:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def _poll(self, check: Callable[[], bool], what: str, timeout: float | None) -> None:
         """Call ``check()`` with back-off until it returns True or *timeout* elapses."""

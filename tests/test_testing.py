@@ -268,6 +268,41 @@ def test_explicit_port_is_used() -> None:
         handshake(port).close()
 
 
+def occupy(port: int) -> socket.socket:
+    """Listen on 127.0.0.1:*port* so a server cannot bind it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1)
+    return sock
+
+
+def test_auto_port_taken_before_first_start_picks_another() -> None:
+    srv = NatsServer()
+    blocker = occupy(srv.port)
+    try:
+        taken = srv.port
+        srv.start()
+        assert srv.port != taken
+        handshake(srv.port).close()
+    finally:
+        blocker.close()
+        srv.close()
+
+
+def test_explicit_port_taken_raises_start_error() -> None:
+    blocker = occupy(free_port())
+    try:
+        srv = NatsServer(port=blocker.getsockname()[1])
+        try:
+            with pytest.raises(ServerStartError, match="address already in use"):
+                srv.start()
+            assert srv.pid is None
+        finally:
+            srv.close()
+    finally:
+        blocker.close()
+
+
 def test_args_are_passed_through() -> None:
     with NatsServer(args=["--server_name", "from-args"]) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
@@ -472,6 +507,33 @@ def test_three_node_cluster_forms_routes() -> None:
             pub.close()
     for srv in cluster.servers:
         assert not srv.running
+
+
+def test_cluster_retries_when_a_port_is_taken() -> None:
+    cluster = NatsCluster(size=2)
+    first_ports = {srv.port for srv in cluster.servers}
+    http_port = cluster.servers[1].http_port
+    assert http_port is not None
+    blocker = occupy(http_port)
+    try:
+        with cluster:
+            assert {srv.port for srv in cluster.servers}.isdisjoint(first_ports)
+            for srv in cluster.servers:
+                handshake(srv.port).close()
+    finally:
+        blocker.close()
+
+
+def test_cluster_stop_and_start_again() -> None:
+    with NatsCluster(size=2) as cluster:
+        ports = [srv.port for srv in cluster.servers]
+        cluster.stop()
+        assert not any(srv.running for srv in cluster.servers)
+        cluster.start()
+        assert [srv.port for srv in cluster.servers] == ports
+        for srv in cluster.servers:
+            assert srv.log_text().count("Server is ready") == 2
+            assert len({r["remote_id"] for r in srv.monitor("routez")["routes"]}) == 1
 
 
 def test_jetstream_cluster_elects_meta_leader() -> None:

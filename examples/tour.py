@@ -1,0 +1,101 @@
+"""A tour of natsync, in plain words. `make demo` runs it.
+
+With NATS_URL set it uses that server; otherwise it starts an embedded nats-server
+(with JetStream) on a free 127.0.0.1 port and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Callable
+
+import natsync
+from natsync.errors import NoRespondersError
+from natsync.testing import NatsServer
+
+Say = Callable[[str], None]
+
+
+def core_tour(url: str, say: Say) -> None:
+    """Publish/subscribe, queue groups, request/reply, headers, no responders, drain."""
+    with natsync.connect(url, name="natsync-tour") as nc:
+        say(f"Connected to {nc.connected_url} (nats-server {nc.connected_server_version}).")
+
+        sub = nc.subscribe("tour.greetings.*")
+        nc.publish("tour.greetings.joe", b"Hello, Joe!")
+        msg = sub.next_msg(timeout=2)
+        say(f"Publish/subscribe: received {msg.data.decode()!r} on {msg.subject}.")
+        sub.unsubscribe()
+
+        counts = {"a": 0, "b": 0}
+        lock = threading.Lock()
+
+        def worker(name: str) -> Callable[[natsync.Msg], None]:
+            def handle(m: natsync.Msg) -> None:
+                with lock:
+                    counts[name] += 1
+            return handle
+
+        qa = nc.subscribe("tour.jobs", queue="workers", cb=worker("a"))
+        qb = nc.subscribe("tour.jobs", queue="workers", cb=worker("b"))
+        for i in range(100):
+            nc.publish("tour.jobs", b"job %d" % i)
+        nc.flush()
+        deadline = time.monotonic() + 5
+        while counts["a"] + counts["b"] < 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        say(f"Queue group: 100 jobs shared by two workers as {counts['a']} and {counts['b']}.")
+        qa.drain()
+        qb.drain()
+
+        nc.subscribe("tour.time", cb=lambda m: m.respond(time.strftime("%H:%M:%S").encode()))
+        reply = nc.request("tour.time", b"", timeout=2)
+        say(f"Request/reply: the time service answered {reply.data.decode()}.")
+
+        hsub = nc.subscribe("tour.headers")
+        nc.publish("tour.headers", b"{}", headers={"Content-Type": "application/json",
+                                                  "Trace-Id": "tour-1"})
+        hmsg = hsub.next_msg(timeout=2)
+        assert hmsg.headers is not None
+        say(f"Headers: content-type={hmsg.headers['content-type']}, "
+            f"trace-id={hmsg.headers['Trace-Id']}.")
+
+        try:
+            nc.request("tour.nobody.listens", b"?", timeout=2)
+        except NoRespondersError:
+            say("No responders: a request to a subject nobody serves failed at once "
+                "instead of waiting for its timeout.")
+
+        got: list[bytes] = []
+        nc.subscribe("tour.drain", cb=lambda m: (time.sleep(0.001), got.append(m.data)))
+        for i in range(50):
+            nc.publish("tour.drain", b"%d" % i)
+        nc.flush()
+        say("Drain: leaving the `with` block unsubscribes, lets callbacks finish, flushes, closes.")
+    say(f"Drained: the callback handled all {len(got)} messages before the close "
+        f"(state {nc.state}).")
+
+
+def run(url: str, say: Say = print) -> None:
+    """Run every part of the tour against the server at `url`."""
+    core_tour(url, say)
+
+
+def main() -> int:
+    url = os.environ.get("NATS_URL")
+    if url:
+        print(f"Using your server at {url} (from NATS_URL).")
+        run(url)
+        return 0
+    with NatsServer(jetstream=True) as server:
+        print(f"Started an embedded nats-server with JetStream at {server.url}.")
+        run(server.url)
+    print("Stopped the embedded server. That's the tour.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Shared fixtures. The per-test `nats_server`, `nats_url` and `nc` come from natsync's plugin."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterator
+
+import pytest
+
+import natsync
+from natsync.testing import NatsServer
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[NatsServer]:
+    """One plain server for a whole test module (tests that do not disturb the server)."""
+    with NatsServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(shared_server: NatsServer) -> Iterator[natsync.Client]:
+    """A client of the module's shared server, closed after the test."""
+    nc = natsync.connect(shared_server.url)
+    try:
+        yield nc
+    finally:
+        nc.close()
+
+
+@pytest.fixture
+def connect(shared_server: NatsServer) -> Iterator[Callable[..., natsync.Client]]:
+    """A factory of clients of the shared server; all are closed after the test."""
+    made: list[natsync.Client] = []
+
+    def make(**options: object) -> natsync.Client:
+        nc = natsync.connect(shared_server.url, **options)
+        made.append(nc)
+        return nc
+
+    yield make
+    for nc in made:
+        nc.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def natsync_threads() -> list[threading.Thread]:
+    """The natsync threads still alive in this process."""
+    return [t for t in threading.enumerate() if t.name.startswith("natsync-")]
