@@ -48,8 +48,8 @@ class Headers(MutableMapping[str, str]):
                 self.description = init.description
             else:
                 for name, value in init.items():
-                    if isinstance(value, str):
-                        self.add(name, value)
+                    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+                        self.add(name, value)  # a non-str value is refused by add()
                     else:
                         for v in value:
                             self.add(name, v)
@@ -149,7 +149,7 @@ def parse_headers(block: bytes) -> Headers:
     status_line = lines[0][len("NATS/1.0"):].strip()
     if status_line:
         code, _, desc = status_line.partition(" ")
-        if not code.isdigit():
+        if not (code.isascii() and code.isdigit()):  # int() refuses '²'; '١' is no status
             raise ProtocolError(f"bad status line in headers: {lines[0]!r}")
         h.status = int(code)
         h.description = desc.strip()

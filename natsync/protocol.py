@@ -96,23 +96,24 @@ class Parser:
                 raise ProtocolError(f"control line longer than {max_line} bytes")
             if startswith(b"MSG ", pos):
                 has_headers = False
+                line = data[pos + 4:end]
             else:
                 parts = data[pos:end].split(None, 1)
                 op = parts[0].upper() if parts else b""
+                rest = parts[1] if len(parts) > 1 else b""
                 if op == b"HMSG":
                     has_headers = True
                 elif op != b"MSG":
                     pos = end + 2
-                    append(_control_event(op, parts[1] if len(parts) > 1 else b""))
+                    append(_control_event(op, rest))
                     continue
                 else:
                     has_headers = False
-            line = data[pos + 4 + has_headers:end]
-            args = line.split(b" ")
+                line = rest
+            # Split on any run of whitespace (tabs and repeated spaces are legal separators);
+            # this is also faster than split(b" ") plus a check for empty tokens.
+            args = line.split()
             nargs = len(args) - has_headers
-            if (nargs != 3 and nargs != 4) or b"" in args:  # tabs or repeated spaces: legal
-                args = line.split()
-                nargs = len(args) - has_headers
             try:
                 if nargs == 3:
                     reply = ""
@@ -122,6 +123,7 @@ class Parser:
                     raise ValueError
                 n = int(args[-1])
                 sid = int(args[1])
+                subject = args[0].decode()  # UnicodeDecodeError is a ValueError
             except ValueError:
                 raise ProtocolError(f"bad message line: {data[pos:end][:128]!r}") from None
             if n < 0 or n > self.max_payload:
@@ -136,10 +138,10 @@ class Parser:
                 raise ProtocolError("message payload not followed by CRLF")
             if has_headers:
                 hlen = _length(args[-2], n)
-                append((MSG, sid, args[0].decode(), reply,
+                append((MSG, sid, subject, reply,
                         data[start + hlen:stop], parse_headers(data[start:start + hlen])))
             else:
-                append((MSG, sid, args[0].decode(), reply, data[start:stop], None))
+                append((MSG, sid, subject, reply, data[start:stop], None))
             pos = stop + 2
         self._buf = data[pos:]
         return events
@@ -179,7 +181,7 @@ def _err_text(raw: bytes) -> str:
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ProtocolError(f"{what} is not a JSON object")
