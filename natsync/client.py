@@ -185,6 +185,7 @@ class Client:
         self._lost_error: Optional[Exception] = None
 
         self._out = bytearray()
+        self._pending_size = options.pending_size
         self._out_lock = threading.Lock()
         self._data_cond = threading.Condition(self._out_lock)   # the flusher waits here
         self._room_cond = threading.Condition(self._out_lock)   # publishers and reconnects
@@ -203,8 +204,8 @@ class Client:
         self._resp_map: dict[str, Any] = {}
         self._resp_token = itertools.count(1)
 
-        self._stats = {"in_msgs": 0, "out_msgs": 0, "in_bytes": 0, "out_bytes": 0,
-                       "reconnects": 0, "errors_received": 0}
+        self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
+        self._reconnects = self._errors_received = 0
         self._closed_event = threading.Event()
         self._closed_done = threading.Event()
         self._callbacks: queue.SimpleQueue[Optional[Callable[[], Any]]] = queue.SimpleQueue()
@@ -357,9 +358,8 @@ class Client:
             else:
                 self._control(ev)
         if nmsgs:
-            stats = self._stats
-            stats["in_msgs"] += nmsgs
-            stats["in_bytes"] += nbytes
+            self._in_msgs += nmsgs
+            self._in_bytes += nbytes
         if batch is not None:
             for sub, msgs in batch.items():
                 dropped, new_episode = sub._deliver(msgs)
@@ -395,7 +395,7 @@ class Client:
             self._on_err(ev[1])
 
     def _on_err(self, text: str) -> None:
-        self._stats["errors_received"] += 1
+        self._errors_received += 1
         err = server_error(text)
         self._last_error = err
         if isinstance(err, PermissionsError):
@@ -513,7 +513,7 @@ class Client:
             srv.auth_errors = 0
             srv.did_connect = True
             self._install(conn)
-            self._stats["reconnects"] += 1
+            self._reconnects += 1
             log.info("reconnected to %s", srv.url)
             if opts.reconnected_cb is not None:
                 self._schedule(opts.reconnected_cb)
@@ -601,45 +601,47 @@ class Client:
         subj = publish_subject(subject)
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
-        self._publish(subj, publish_subject(reply) if reply else b"", payload, headers)
+        n = len(payload)
+        if headers is None and not reply and n <= self._max_payload:
+            self._enqueue(b"PUB %b %d\r\n%b\r\n" % (subj, n, payload), n)
+        else:
+            self._enqueue(self._frame(subj, publish_subject(reply) if reply else b"",
+                                      payload, headers), n)
 
-    def _publish(self, subj: bytes, reply: bytes, payload: bytes,
-                 headers: Optional[HeadersLike]) -> None:
+    def _frame(self, subj: bytes, reply: bytes, payload: bytes,
+               headers: Optional[HeadersLike]) -> bytes:
+        """A PUB or HPUB frame, checked against the server's max_payload."""
         n = len(payload)
         if headers is None:
             if n > self._max_payload:
                 raise MaxPayloadError(f"nats: payload of {n} bytes exceeds the server's "
                                       f"max_payload of {self._max_payload}")
             if reply:
-                head = b"PUB %b %b %d\r\n" % (subj, reply, n)
-            else:
-                head = b"PUB %b %d\r\n" % (subj, n)
-        else:
-            hdr = encode_headers(headers)
-            hl = len(hdr)
-            if hl + n > self._max_payload:
-                raise MaxPayloadError(f"nats: message of {hl + n} bytes (headers included) "
-                                      f"exceeds the server's max_payload of {self._max_payload}")
-            if reply:
-                head = b"HPUB %b %b %d %d\r\n%b" % (subj, reply, hl, hl + n, hdr)
-            else:
-                head = b"HPUB %b %d %d\r\n%b" % (subj, hl, hl + n, hdr)
+                return b"PUB %b %b %d\r\n%b\r\n" % (subj, reply, n, payload)
+            return b"PUB %b %d\r\n%b\r\n" % (subj, n, payload)
+        hdr = encode_headers(headers)
+        hl = len(hdr)
+        if hl + n > self._max_payload:
+            raise MaxPayloadError(f"nats: message of {hl + n} bytes (headers included) "
+                                  f"exceeds the server's max_payload of {self._max_payload}")
+        if reply:
+            return b"HPUB %b %b %d %d\r\n%b%b\r\n" % (subj, reply, hl, hl + n, hdr, payload)
+        return b"HPUB %b %d %d\r\n%b%b\r\n" % (subj, hl, hl + n, hdr, payload)
+
+    def _enqueue(self, frame: bytes, n: int) -> None:
+        """Append a message frame to the outbound buffer, waiting for room if it is full."""
         with self._out_lock:
-            if len(self._out) >= self.options.pending_size:
+            if len(self._out) >= self._pending_size:
                 self._wait_for_room()
-            out = self._out
-            out += head
-            out += payload
-            out += b"\r\n"
-            stats = self._stats
-            stats["out_msgs"] += 1
-            stats["out_bytes"] += n
+            self._out += frame
+            self._out_msgs += 1
+            self._out_bytes += n
             if self._flusher_idle:
                 self._data_cond.notify()
 
     def _wait_for_room(self) -> None:
         """Block until the flusher has taken the buffer (holds `_out_lock`)."""
-        limit = self.options.pending_size
+        limit = self._pending_size
         timeout = self.options.flush_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         self._room_waiters += 1
@@ -801,7 +803,8 @@ class Client:
         waiter = _Waiter()
         self._resp_map[token] = waiter
         try:
-            self._publish(subj, self._resp_prefix_b + token.encode(), payload, headers)
+            self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
+                                      headers), len(payload))
             if not waiter.wait(timeout):
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}")
         finally:
@@ -832,7 +835,8 @@ class Client:
         waiter = _ManyWaiter()
         self._resp_map[token] = waiter
         try:
-            self._publish(subj, self._resp_prefix_b + token.encode(), payload, headers)
+            self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
+                                      headers), len(payload))
         except BaseException:
             self._resp_map.pop(token, None)
             raise
@@ -1023,7 +1027,9 @@ class Client:
     @property
     def stats(self) -> dict[str, int]:
         """Counters: in_msgs, out_msgs, in_bytes, out_bytes, reconnects, errors_received."""
-        return dict(self._stats)
+        return {"in_msgs": self._in_msgs, "out_msgs": self._out_msgs,
+                "in_bytes": self._in_bytes, "out_bytes": self._out_bytes,
+                "reconnects": self._reconnects, "errors_received": self._errors_received}
 
     @property
     def connected_url(self) -> Optional[str]:

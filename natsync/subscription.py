@@ -130,52 +130,55 @@ class Subscription:
 
     # --- consumer side ----------------------------------------------------------------
 
-    def _pop(self) -> Msg:
-        msg = self._msgs.popleft()
-        self._pending_bytes -= len(msg.data)
-        self._delivered += 1
-        return msg
-
     def next_msg(self, timeout: Optional[float] = 1.0) -> Msg:
         """The next message, waiting up to `timeout` seconds (None: no limit).
 
         Raises TimeoutError when none arrives in time, and the reason the subscription
         ended (unsubscribed, drained, max_msgs reached, connection closed) once its queue is empty.
         """
-        self._client._check_fork()
+        if self._client._forked:
+            self._client._check_fork()
         if self._cb is not None:
             raise Error("nats: next_msg() cannot be used on a subscription with a callback")
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            if self._msgs:
-                return self._pop()
-            self._waiters += 1
-            try:
-                while not self._msgs:
-                    if self._ended is not None:
-                        raise self._ended
-                    if deadline is None:
-                        self._cond.wait()
-                    else:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise TimeoutError(
-                                f"nats: timeout waiting for a message on {self.subject!r}")
-                        self._cond.wait(remaining)
-            finally:
-                self._waiters -= 1
-            return self._pop()
+            q = self._msgs
+            if not q:
+                self._wait(timeout)
+            msg = q.popleft()
+            self._pending_bytes -= len(msg.data)
+            self._delivered += 1
+            return msg
+
+    def _wait(self, timeout: Optional[float]) -> None:
+        """Wait (holding the lock) until a message is queued, the input ends, or time is up."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._waiters += 1
+        try:
+            while not self._msgs:
+                if self._ended is not None:
+                    raise self._ended
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(
+                            f"nats: timeout waiting for a message on {self.subject!r}")
+                    self._cond.wait(remaining)
+        finally:
+            self._waiters -= 1
 
     def __iter__(self) -> Iterator[Msg]:
-        """Yield messages as they come; stop when the subscription or the connection ends."""
-        while True:
-            try:
-                yield self.next_msg(timeout=None)
-            except (BadSubscriptionError, ConnectionClosedError):
-                with self._lock:
-                    if self._clean:
-                        return
-                raise
+        return self
+
+    def __next__(self) -> Msg:
+        """The next message, blocking; iteration stops when the subscription or connection ends."""
+        try:
+            return self.next_msg(timeout=None)
+        except (BadSubscriptionError, ConnectionClosedError):
+            if self._clean:
+                raise StopIteration from None
+            raise
 
     # --- callback dispatch --------------------------------------------------------------
 
