@@ -1,12 +1,16 @@
 """Credentials for CONNECT: user/password, token, NKEY signatures and user JWTs.
 
-Seeds are read from their file at each handshake into a bytearray that is zeroed as
-soon as the nonce is signed, so they do not live in memory between connections.
+Seed and .creds files are read at each handshake straight into a bytearray; the file
+buffer is zeroed once the seed is located and the seed's own bytearray as soon as the
+nonce is signed, so seeds do not stay in natsync's memory between connections. (The
+nkeys and PyNaCl libraries make short-lived copies of their own while signing, and a seed
+given as `nkeys_seed_str` is an immutable str that cannot be wiped.)
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 from typing import Any, Optional
 
@@ -14,38 +18,109 @@ from .errors import AuthenticationError
 from .options import Options
 from .servers import Server
 
+# A "-----BEGIN ...-----" line, one token (a JWT or a seed), then an "------END ...------" line.
 _CREDS_BLOCK = re.compile(
-    rb"-{3,}[^\n]*BEGIN[^\n]*-{3,}\s*\n(.+?)\n\s*-{3,}[^\n]*END[^\n]*-{3,}", re.DOTALL)
+    rb"-{3,}[^\n]*BEGIN[^\n]*-{3,}[ \t\r]*\n\s*([A-Za-z0-9_.=-]+)\s*\n"
+    rb"[ \t\r]*-{3,}[^\n]*END[^\n]*-{3,}")
+# An encoded seed: "S", the key type, then base32 (58 characters in all), alone on its line.
+_SEED_LINE = re.compile(rb"(?m)^[ \t]*(S[A-Z2-7]{57,})[ \t\r]*$")
 
 
 def _read_file(path: str, what: str) -> bytearray:
+    """The whole file, read straight into a bytearray (no immutable copy is made)."""
     try:
-        with open(path, "rb") as fh:
-            return bytearray(fh.read())
+        with open(path, "rb", buffering=0) as fh:
+            buf = bytearray(max(os.fstat(fh.fileno()).st_size, 0) + 1)
+            n = 0
+            while True:
+                if n == len(buf):
+                    bigger = bytearray(len(buf) * 2)
+                    bigger[:n] = buf
+                    _wipe(buf)
+                    buf = bigger
+                got = fh.readinto(memoryview(buf)[n:])
+                if not got:
+                    break
+                n += got
     except OSError as exc:
         raise AuthenticationError(f"cannot read {what} {path!r}: {exc.strerror}") from None
+    del buf[n:]
+    return buf
 
 
 def _wipe(buf: bytearray) -> None:
-    for i in range(len(buf)):
-        buf[i] = 0
+    buf[:] = bytes(len(buf))
 
 
-def creds_parts(raw: bytes) -> tuple[bytes, bytearray]:
-    """(jwt, seed) from the text of a .creds file; the seed as a wipeable bytearray."""
-    blocks = [m.group(1).strip() for m in _CREDS_BLOCK.finditer(raw)]
-    if len(blocks) < 2:
-        raise AuthenticationError("credentials file must hold a user JWT and an NKEY seed block")
-    return bytes(blocks[0]), bytearray(blocks[1])
+def creds_parts(raw: bytearray) -> tuple[bytes, bytearray]:
+    """(jwt, seed) from the text of a .creds file; the seed as a wipeable bytearray.
+
+    `raw` is wiped before returning (and on error).
+    """
+    try:
+        spans = [m.span(1) for m in _CREDS_BLOCK.finditer(raw)]
+        if len(spans) < 2:
+            raise AuthenticationError(
+                "credentials file must hold a user JWT block and an NKEY seed block")
+        (j0, j1), (s0, s1) = spans[0], spans[1]
+        return bytes(raw[j0:j1]), raw[s0:s1]
+    finally:
+        _wipe(raw)
+
+
+def _jwt_from_text(raw: bytearray) -> bytes:
+    """The JWT of a file holding just the JWT, or a decorated one (a .creds/.jwt file)."""
+    match = _CREDS_BLOCK.search(raw)
+    jwt = bytes(raw[match.start(1):match.end(1)] if match is not None else raw.strip())
+    if not jwt:
+        raise AuthenticationError("the JWT file is empty")
+    return jwt
 
 
 def _seed_from_text(raw: bytearray) -> bytearray:
-    """The seed in a file that holds just a seed, or a seed among other text (an .nk file)."""
-    for line in bytes(raw).splitlines():
-        line = line.strip()
-        if line.startswith(b"S") and len(line) >= 58:
-            return bytearray(line)
-    raise AuthenticationError("no NKEY seed (a line starting with 'S') found")
+    """The seed in a file that holds just a seed, or a seed among other text (an .nk file).
+
+    `raw` is wiped before returning (and on error).
+    """
+    try:
+        match = _SEED_LINE.search(raw)
+        if match is None:
+            raise AuthenticationError("no NKEY seed (a line starting with 'S') found")
+        start, end = match.span(1)
+        return raw[start:end]
+    finally:
+        _wipe(raw)
+
+
+_B32 = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}
+
+
+def _check_seed(seed: bytearray) -> None:
+    """Raise AuthenticationError unless `seed` is base32 with a valid CRC-16 (nkeys does
+    not check it, so a mistyped seed would sign with a different key)."""
+    import nkeys
+
+    raw = bytearray((len(seed) * 5) // 8)
+    try:
+        acc = bits = n = 0
+        for ch in seed:
+            value = _B32.get(ch)
+            if value is None:
+                raise AuthenticationError("invalid NKEY seed: not base32")
+            acc = ((acc << 5) | value) & 0xFFFF
+            bits += 5
+            if bits >= 8:
+                bits -= 8
+                raw[n] = (acc >> bits) & 0xFF
+                n += 1
+        if n < 36 or raw[0] & 0xF8 != nkeys.PREFIX_BYTE_SEED:
+            raise AuthenticationError("invalid NKEY seed: not a seed")
+        if nkeys.crc16(memoryview(raw)[:n - 2]) != raw[n - 2] | raw[n - 1] << 8:
+            raise AuthenticationError("invalid NKEY seed: checksum mismatch (mistyped or "
+                                      "truncated?)")
+    finally:
+        acc = 0
+        _wipe(raw)
 
 
 def sign_nonce(seed: bytearray, nonce: str) -> tuple[str, str]:
@@ -53,7 +128,11 @@ def sign_nonce(seed: bytearray, nonce: str) -> tuple[str, str]:
     import nkeys
 
     try:
+        _check_seed(seed)
         kp = nkeys.from_seed(seed)
+    except AuthenticationError:
+        _wipe(seed)
+        raise
     except Exception as exc:  # nkeys raises its own types for bad seeds
         _wipe(seed)
         raise AuthenticationError(f"invalid NKEY seed: {type(exc).__name__}") from None
@@ -83,10 +162,10 @@ def connect_auth(opts: Options, srv: Server, nonce: Optional[str]) -> dict[str, 
     creds = opts.user_credentials
     if creds is not None:
         if isinstance(creds, tuple):
-            jwt = bytes(_read_file(creds[0], "JWT file")).strip()
+            jwt = _jwt_from_text(_read_file(creds[0], "JWT file"))
             seed = _seed_from_text(_read_file(creds[1], "NKEY seed file"))
         else:
-            jwt, seed = creds_parts(bytes(_read_file(creds, "credentials file")))
+            jwt, seed = creds_parts(_read_file(creds, "credentials file"))
     elif opts.nkeys_seed is not None:
         seed = _seed_from_text(_read_file(opts.nkeys_seed, "NKEY seed file"))
     elif opts.nkeys_seed_str is not None:
@@ -99,8 +178,11 @@ def connect_auth(opts: Options, srv: Server, nonce: Optional[str]) -> dict[str, 
         fields["jwt"] = jwt.decode()
 
     if opts.signature_cb is not None:
+        if seed is not None:
+            _wipe(seed)  # signature_cb signs instead
         if nonce is None:
-            raise AuthenticationError("signature_cb is set but the server sent no nonce")
+            raise AuthenticationError("signature_cb is set but the server sent no nonce; "
+                                      "is the server configured for nkeys/JWT?")
         sig = opts.signature_cb(nonce)
         fields["sig"] = sig.decode() if isinstance(sig, (bytes, bytearray)) else str(sig)
     elif seed is not None:

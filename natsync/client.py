@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from .connection import Connection, max_payload_of, open_connection
 from .errors import (
@@ -72,6 +72,10 @@ from .protocol import (
 from .servers import Server, ServerPool, servers_from, wait_before
 from .subjects import check_queue, check_subject, publish_subject
 from .subscription import MsgHandler, Subscription, SubscriptionDrained, Unsubscribed
+
+if TYPE_CHECKING:
+    from .js.context import JetStreamContext
+    from .js.manager import JetStreamManager
 
 log = logging.getLogger("natsync")
 
@@ -206,6 +210,7 @@ class Client:
 
         self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
         self._reconnects = self._errors_received = 0
+        self._close_hooks: list[Callable[[], None]] = []
         self._closed_event = threading.Event()
         self._closed_done = threading.Event()
         self._callbacks: queue.SimpleQueue[Optional[Callable[[], Any]]] = queue.SimpleQueue()
@@ -331,7 +336,12 @@ class Client:
             return self._lost_error or exc
 
     def _process(self, events: list[Event]) -> None:
-        """Hand a batch of events to their subscriptions and waiters."""
+        """Hand a batch of events to their subscriptions and waiters, in stream order.
+
+        Messages are grouped per subscription, and each group is delivered before any
+        control event that follows it, so a PONG never completes a flush() ahead of the
+        messages the server sent before it.
+        """
         subs = self._subs
         batch: Optional[dict[Subscription, list[Msg]]] = None
         nmsgs = nbytes = 0
@@ -356,19 +366,25 @@ class Client:
                     else:
                         msgs.append(msg)
             else:
+                if batch is not None:
+                    self._deliver_batch(batch)
+                    batch = None
                 self._control(ev)
         if nmsgs:
             self._in_msgs += nmsgs
             self._in_bytes += nbytes
         if batch is not None:
-            for sub, msgs in batch.items():
-                dropped, new_episode = sub._deliver(msgs)
-                if new_episode:
-                    self._report_error(SlowConsumerError(sub.subject, sub.sid, dropped))
-                if sub._ended is not None:
-                    with self._out_lock:
-                        if self._subs.get(sub.sid) is sub:
-                            del self._subs[sub.sid]
+            self._deliver_batch(batch)
+
+    def _deliver_batch(self, batch: dict[Subscription, list[Msg]]) -> None:
+        for sub, msgs in batch.items():
+            dropped, new_episode = sub._deliver(msgs)
+            if new_episode:
+                self._report_error(SlowConsumerError(sub.subject, sub.sid, dropped))
+            if sub._ended is not None:
+                with self._out_lock:
+                    if self._subs.get(sub.sid) is sub:
+                        del self._subs[sub.sid]
 
     def _deliver_reply(self, ev: Event) -> None:
         subject: str = ev[2]
@@ -785,6 +801,10 @@ class Client:
             self._resp_prefix_b = prefix.encode()
             self._resp_sid = sid
 
+    def _new_token(self) -> str:
+        """A reply token unique within this client's inbox."""
+        return str(next(self._resp_token))
+
     def request(self, subject: str, payload: bytes = b"", timeout: float = 0.5,
                 headers: Optional[HeadersLike] = None) -> Msg:
         """Publish a request and wait up to `timeout` seconds for the first reply.
@@ -799,7 +819,7 @@ class Client:
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
         self._ensure_mux()
-        token = str(next(self._resp_token))
+        token = self._new_token()
         waiter = _Waiter()
         self._resp_map[token] = waiter
         try:
@@ -831,7 +851,7 @@ class Client:
         subj = publish_subject(subject)
         payload = _payload_bytes(payload)
         self._ensure_mux()
-        token = str(next(self._resp_token))
+        token = self._new_token()
         waiter = _ManyWaiter()
         self._resp_map[token] = waiter
         try:
@@ -869,6 +889,22 @@ class Client:
                 yield item
         finally:
             self._resp_map.pop(token, None)
+
+    # --- JetStream --------------------------------------------------------------------------
+
+    def jetstream(self, prefix: str = "$JS.API", domain: Optional[str] = None,
+                  timeout: float = 5.0, publish_async_max_pending: int = 4000) -> JetStreamContext:
+        """A JetStream context: acknowledged publish, consumers, streams, KV, object store."""
+        from .js.context import JetStreamContext
+
+        return JetStreamContext(self, prefix, domain, timeout, publish_async_max_pending)
+
+    def jsm(self, prefix: str = "$JS.API", domain: Optional[str] = None,
+            timeout: float = 5.0) -> JetStreamManager:
+        """A JetStream manager: streams, consumers, messages and account info."""
+        from .js.manager import JetStreamManager
+
+        return JetStreamManager(self, prefix, domain, timeout)
 
     # --- drain and close ------------------------------------------------------------------
 
@@ -973,6 +1009,11 @@ class Client:
             sub._end(ConnectionClosedError())
         for sub in subs:
             sub._join(_JOIN_TIMEOUT)
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("natsync: a close hook raised")
         if self.options.closed_cb is not None:
             self._schedule(self.options.closed_cb)
         self._callbacks.put(None)

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from .auth import connect_auth
 from .errors import (
+    Error,
     ProtocolError,
     SecureConnFailedError,
     SecureConnRequiredError,
@@ -52,6 +53,47 @@ def _tls_context(opts: Options) -> ssl.SSLContext:
     return opts.tls if isinstance(opts.tls, ssl.SSLContext) else default_tls_context()
 
 
+# Alerts a server sends when it rejects (or never got) the client's certificate.
+_CLIENT_CERT_ALERTS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA",
+                       "CERTIFICATE_UNKNOWN", "CERTIFICATE_EXPIRED", "CERTIFICATE_REVOKED",
+                       "UNSUPPORTED_CERTIFICATE", "ACCESS_DENIED")
+
+
+def tls_failure(exc: ssl.SSLError, opts: Options, srv: Server, hostname: str) -> str:
+    """A message saying why TLS with `srv` failed and what to change, for SecureConnFailedError."""
+    reason = str(exc.reason or exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = getattr(exc, "verify_message", "") or reason
+        if "mismatch" in detail.lower() or "hostname" in detail.lower():
+            hint = (f"the server's certificate is not valid for {hostname!r}; connect with a "
+                    f"name the certificate holds or set tls_hostname to one")
+        elif isinstance(opts.tls, ssl.SSLContext):
+            hint = ("the server's certificate is not signed by a CA that the client's tls "
+                    "context trusts; load the server's CA into it, e.g. "
+                    "ctx.load_verify_locations(cafile=...)")
+        else:
+            hint = ("the client used the default TLS context, which trusts only the certifi "
+                    "CA bundle; pass tls=ssl.create_default_context(cafile=...) trusting the "
+                    "CA that signed the server's certificate")
+        return f"nats: TLS with {srv.url} failed: certificate verify failed: {detail} ({hint})"
+    upper = reason.upper()
+    if "WRONG_VERSION_NUMBER" in upper or "RECORD_LAYER_FAILURE" in upper or \
+            "PACKET_LENGTH_TOO_LONG" in upper:
+        if opts.tls_handshake_first:
+            return (f"nats: TLS with {srv.url} failed: {reason} (tls_handshake_first is set but "
+                    f"the server answered in plain text; it needs tls {{ handshake_first: true }}"
+                    f" or the client must not set tls_handshake_first)")
+        return f"nats: TLS with {srv.url} failed: {reason} (the server did not speak TLS)"
+    if any(alert in upper for alert in _CLIENT_CERT_ALERTS):
+        if "REQUIRED" in upper:
+            hint = ("the server requires a client certificate (mutual TLS); load one into the "
+                    "tls context with ctx.load_cert_chain(certfile, keyfile)")
+        else:
+            hint = "the server rejected the client's certificate"
+        return f"nats: TLS with {srv.url} failed: {reason} ({hint})"
+    return f"nats: TLS with {srv.url} failed: {reason}"
+
+
 def _wrap(sock: socket.socket, opts: Options, srv: Server, deadline: float) -> ssl.SSLSocket:
     ctx = _tls_context(opts)
     hostname = opts.tls_hostname or srv.host
@@ -59,36 +101,63 @@ def _wrap(sock: socket.socket, opts: Options, srv: Server, deadline: float) -> s
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         return ctx.wrap_socket(sock, server_hostname=hostname)
     except ssl.SSLError as exc:
-        raise SecureConnFailedError(
-            f"nats: TLS handshake with {srv.url} failed: {exc.reason or exc}") from None
+        raise SecureConnFailedError(tls_failure(exc, opts, srv, hostname)) from None
     except socket.timeout:
         raise SecureConnFailedError(f"nats: TLS handshake with {srv.url} timed out") from None
+
+
+_NO_INFO_HINT = ("; a server configured with tls { handshake_first: true } sends nothing "
+                 "until the client starts TLS: connect with tls_handshake_first=True")
 
 
 class _Reader:
     """Reads whole events from a socket during the handshake, within a deadline."""
 
-    def __init__(self, sock: socket.socket, parser: Parser, deadline: float, url: str) -> None:
+    def __init__(self, sock: socket.socket, parser: Parser, deadline: float, srv: Server,
+                 opts: Options) -> None:
         self.sock = sock
         self.parser = parser
         self.deadline = deadline
-        self.url = url
+        self.srv = srv
+        self.opts = opts
+        self.got_info = False
         self.events: list[Event] = []
 
+    def _hint(self) -> str:
+        plain = not isinstance(self.sock, ssl.SSLSocket)
+        return _NO_INFO_HINT if plain and not self.got_info else ""
+
     def next(self) -> Event:
+        url = self.srv.url
         while not self.events:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"nats: handshake with {self.url} timed out")
+                raise TimeoutError(f"nats: handshake with {url} timed out{self._hint()}")
             self.sock.settimeout(remaining)
             try:
                 data = self.sock.recv(_RECV)
             except socket.timeout:
-                raise TimeoutError(f"nats: handshake with {self.url} timed out") from None
+                raise TimeoutError(f"nats: handshake with {url} timed out{self._hint()}") from None
+            except ssl.SSLError as exc:
+                # TLS 1.3: a refused client certificate shows up after the handshake, here.
+                hostname = self.opts.tls_hostname or self.srv.host
+                raise SecureConnFailedError(
+                    tls_failure(exc, self.opts, self.srv, hostname)) from None
             if not data:
-                raise UnexpectedEOF(f"nats: {self.url} closed the connection during the handshake")
+                raise UnexpectedEOF(
+                    f"nats: {url} closed the connection during the handshake{self._hint()}")
             self.events.extend(self.parser.feed(data))
+        self.got_info = True
         return self.events.pop(0)
+
+    def send(self, data: bytes) -> None:
+        """Send during the handshake; TLS alerts become SecureConnFailedError."""
+        try:
+            self.sock.sendall(data)
+        except ssl.SSLError as exc:
+            hostname = self.opts.tls_hostname or self.srv.host
+            raise SecureConnFailedError(
+                tls_failure(exc, self.opts, self.srv, hostname)) from None
 
 
 def connect_options(opts: Options, srv: Server, info: dict[str, Any], tls: bool) -> dict[str, Any]:
@@ -117,21 +186,28 @@ def open_connection(srv: Server, opts: Options) -> Connection:
         sock = socket.create_connection((srv.host, srv.port), timeout=opts.connect_timeout)
     except socket.timeout:
         raise TimeoutError(f"nats: connecting to {srv.url} timed out") from None
+    current = [sock]
     try:
-        return _handshake(sock, srv, opts, deadline)
+        return _handshake(current, srv, opts, deadline)
     except BaseException:
+        current[-1].close()  # the TLS socket once wrapped (wrapping detaches the plain one)
         sock.close()
         raise
 
 
-def _handshake(raw: socket.socket, srv: Server, opts: Options, deadline: float) -> Connection:
+def _handshake(current: list[socket.socket], srv: Server, opts: Options,
+               deadline: float) -> Connection:
+    raw = current[0]
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock: socket.socket = raw
+    if opts.tls_handshake_first and opts.tls is False:
+        raise Error("nats: tls_handshake_first=True cannot be combined with tls=False")
     want_tls = opts.tls not in (None, False) or srv.wants_tls
     if opts.tls_handshake_first:
         sock = _wrap(sock, opts, srv, deadline)
+        current.append(sock)
     parser = Parser(opts.max_control_line)
-    reader = _Reader(sock, parser, deadline, srv.url)
+    reader = _Reader(sock, parser, deadline, srv, opts)
     first = reader.next()
     if first[0] != INFO:
         raise ProtocolError(f"nats: expected INFO from {srv.url}, got op {first[0]}")
@@ -145,14 +221,16 @@ def _handshake(raw: socket.socket, srv: Server, opts: Options, deadline: float) 
             want_tls = True
         elif want_tls and not info.get("tls_available"):
             raise SecureConnWantedError(
-                f"nats: TLS was requested but {srv.url} does not offer TLS")
+                f"nats: TLS was requested (by a tls:// URL or the tls option) but {srv.url} "
+                f"does not offer TLS")
         if want_tls:
             if parser.buffered:
                 raise ProtocolError("nats: server sent data before the TLS upgrade")
             sock = _wrap(sock, opts, srv, deadline)
+            current.append(sock)
             reader.sock = sock
             tls = True
-    sock.sendall(encode_connect(connect_options(opts, srv, info, tls)) + b"PING\r\n")
+    reader.send(encode_connect(connect_options(opts, srv, info, tls)) + b"PING\r\n")
     while True:
         ev = reader.next()
         op = ev[0]
@@ -163,7 +241,7 @@ def _handshake(raw: socket.socket, srv: Server, opts: Options, deadline: float) 
         if op == INFO:
             info = ev[1]
         elif op == PING:
-            sock.sendall(PONG_FRAME)
+            reader.send(PONG_FRAME)
     sock.settimeout(None)
     return Connection(sock=sock, parser=parser, info=info, server=srv, leftover=reader.events)
 

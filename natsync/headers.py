@@ -160,5 +160,5 @@ def parse_headers(block: bytes) -> Headers:
         name, sep, value = line.partition(":")
         if not sep or not name:
             raise ProtocolError(f"bad header line: {line!r}")
-        items.append((name.strip(), value.strip()))
+        items.append((name.strip(" \t"), value.strip(" \t")))  # only SP/HTAB are OWS
     return h

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Optional
 
-from .errors import NoReplySubjectError
+from .errors import MsgAlreadyAckdError, NoReplySubjectError, NotJSMessageError
 from .headers import Headers, HeadersLike
 
 if TYPE_CHECKING:
     from .client import Client
+    from .js.metadata import Metadata
+
+_ACK = b"+ACK"
+_NAK = b"-NAK"
+_WPI = b"+WPI"
+_TERM = b"+TERM"
 
 _REPR_DATA = 64
 
@@ -49,6 +56,61 @@ class Msg:
         if self._client is None:
             raise NoReplySubjectError("nats: message is not bound to a client")
         self._client.publish(self.reply, data, headers=headers)
+
+    # --- JetStream acknowledgements (ADR-15) ---------------------------------------------
+
+    @property
+    def metadata(self) -> Metadata:
+        """Stream/consumer sequences, delivery count, pending and timestamp (JetStream only)."""
+        from .js.metadata import parse_metadata
+
+        return parse_metadata(self.reply)
+
+    def _ack_reply(self, final: bool) -> tuple[Client, str]:
+        if not self.reply.startswith("$JS.ACK.") or self._client is None:
+            raise NotJSMessageError()
+        if self._ackd:
+            raise MsgAlreadyAckdError()
+        if final:
+            self._ackd = True
+        return self._client, self.reply
+
+    def ack(self) -> None:
+        """Acknowledge the message (fire and forget)."""
+        client, reply = self._ack_reply(True)
+        client.publish(reply, _ACK)
+
+    def ack_sync(self, timeout: float = 1.0) -> None:
+        """Acknowledge and wait for the server to confirm it (double-acks raise MsgAlreadyAckdError)."""
+        client, reply = self._ack_reply(True)
+        try:
+            client.request(reply, _ACK, timeout=timeout)
+        except BaseException:
+            self._ackd = False
+            raise
+
+    def nak(self, delay: Optional[float] = None) -> None:
+        """Ask for redelivery, after `delay` seconds if given."""
+        client, reply = self._ack_reply(True)
+        if delay is None:
+            client.publish(reply, _NAK)
+        else:
+            client.publish(reply, _NAK + b" " + json.dumps({"delay": int(delay * 1e9)}).encode())
+
+    def in_progress(self) -> None:
+        """Tell the server the message is still being worked on (resets its ack wait)."""
+        client, reply = self._ack_reply(False)
+        client.publish(reply, _WPI)
+
+    def term(self, reason: Optional[str] = None) -> None:
+        """Stop redelivery of this message, optionally saying why."""
+        client, reply = self._ack_reply(True)
+        client.publish(reply, _TERM + (b" " + reason.encode() if reason else b""))
+
+    @property
+    def is_acked(self) -> bool:
+        """True once ack/nak/term was sent for this message."""
+        return self._ackd
 
     def __repr__(self) -> str:
         data = self.data if len(self.data) <= _REPR_DATA else self.data[:_REPR_DATA] + b"..."

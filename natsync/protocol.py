@@ -235,7 +235,7 @@ def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
     while pos < size:
         end = data.find(_CRLF, pos)
         if end < 0:
-            yield data[pos:pos + 8].split(b" ", 1)[0], pos, size + 1
+            yield data[pos:pos + 8].split(b" ", 1)[0].rstrip(b"\r"), pos, size + 1
             return
         line = data[pos:end]
         op = line.split(b" ", 1)[0]

@@ -1,0 +1,438 @@
+"""Simplified JetStream consumers (ADR-37): `stream.consumer(name)` then fetch / next / messages / consume.
+
+`messages()` keeps pull requests topped up in the background of each call: it asks for a
+new batch when fewer than half of the requested messages are still due, uses idle
+heartbeats to notice a server that stopped answering, and re-issues its pulls by itself
+after a reconnect or a server restart. `consume(cb)` runs the same loop on its own thread.
+
+An ordered consumer (ADR-17) is an ephemeral, unacknowledged consumer that is re-created
+from the next expected stream sequence whenever a delivery is missing, so the caller sees
+every message once and in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+
+from ..errors import ConnectionClosedError
+from ..errors import TimeoutError as NatsTimeoutError
+from ..msg import Msg
+from ..nuid import next_nuid
+from ..subscription import Subscription
+from . import api
+from .errors import ConsumerDeletedError, HeartbeatMissedError, NotFoundError
+from .pull import PullSubscription, pull_request, server_expiry
+
+if TYPE_CHECKING:
+    from .manager import JetStreamManager
+
+log = logging.getLogger("natsync.js")
+
+DEFAULT_MAX_MESSAGES = 500
+DEFAULT_EXPIRES = 30.0
+#: Pause before re-pulling when JetStream did not answer (e.g. still recovering after a restart).
+RETRY_WAIT = 0.25
+
+
+class MessageStream:
+    """An endless iterator of a consumer's messages, with pulls kept topped up.
+
+    Use it as `for msg in consumer.messages():` and call `stop()` (or leave a `with`
+    block) to end it; iteration then stops after what was already delivered.
+    """
+
+    def __init__(self, consumer: Consumer, max_messages: int, expires: float,
+                 heartbeat: Optional[float], max_bytes: Optional[int] = None) -> None:
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, got {max_messages!r}")
+        if expires < 1:
+            raise ValueError(f"expires must be at least 1 second, got {expires!r}")
+        self._consumer = consumer
+        self._nc = consumer._jsm._nc
+        self._max = max_messages
+        self._max_bytes = max_bytes
+        self._expires = expires
+        self._heartbeat = heartbeat if heartbeat is not None else min(expires / 2, 30.0)
+        self._inbox = self._nc.new_inbox()
+        self._sub: Subscription = self._nc.subscribe(self._inbox + ".*")
+        self._ids = itertools.count(1)
+        self._due = 0  # messages requested and not yet delivered or expired
+        self._reconnects = self._nc.stats["reconnects"]
+        self._last_activity = time.monotonic()
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[Msg]:
+        return self
+
+    def __next__(self) -> Msg:
+        msg = self.next(timeout=None)
+        if msg is None:
+            raise StopIteration
+        return msg
+
+    def next(self, timeout: Optional[float] = None) -> Optional[Msg]:
+        """The next message; None once stopped; TimeoutError if `timeout` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                if self._stopped and not self._sub.pending_msgs:
+                    return None
+                if not self._stopped:
+                    self._top_up()
+                wait = self._heartbeat * 2
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise NatsTimeoutError("nats: no message from the consumer in time")
+                    wait = min(wait, remaining)
+                try:
+                    msg = self._sub.next_msg(wait)
+                except NatsTimeoutError:
+                    if time.monotonic() - self._last_activity >= self._heartbeat * 2:
+                        self._heartbeat_missed()
+                    continue
+                except ConnectionClosedError:
+                    if self._stopped:
+                        return None
+                    raise
+                self._last_activity = time.monotonic()
+                if msg.status is None:
+                    self._due = max(0, self._due - 1)
+                    checked = self._consumer._check_order(msg)
+                    if checked is None:  # an ordered consumer was reset: skip the stray
+                        self._due = 0
+                        continue
+                    return checked
+                self._on_status(msg)
+
+    def _top_up(self) -> None:
+        """Re-pull after reconnects; ask for more when fewer than half are still due."""
+        reconnects = self._nc.stats["reconnects"]
+        if reconnects != self._reconnects:
+            self._reconnects = reconnects
+            self._due = 0
+            self._consumer._after_reconnect()
+        if self._due > self._max // 2:
+            return
+        batch = self._max - self._due
+        req = pull_request(batch, self._expires, heartbeat=self._heartbeat,
+                           max_bytes=self._max_bytes)
+        reply = f"{self._inbox}.{next(self._ids)}"
+        self._nc.publish(self._consumer._next_subject, json.dumps(req).encode(), reply=reply)
+        self._due += batch
+
+    def _on_status(self, msg: Msg) -> None:
+        status = msg.status
+        h = msg.headers
+        if status == 100:
+            self._consumer._check_heartbeat(msg)
+            return
+        if status in (408, 409) and h is not None:
+            desc = h.description.lower()
+            if "consumer deleted" in desc:
+                if self._consumer._recreate_on_loss():
+                    self._due = 0
+                    return
+                raise ConsumerDeletedError(description=h.description)
+            pending = h.get("Nats-Pending-Messages")
+            if pending is not None and pending.isdigit():
+                self._due = max(0, self._due - int(pending))
+            else:
+                self._due = 0
+            return
+        if status == 404:
+            self._due = 0
+            return
+        if status == 503:  # no responders: JetStream is not (yet) there
+            self._due = 0
+            time.sleep(RETRY_WAIT)
+            return
+        log.warning("natsync: unexpected status %s from consumer %r", status,
+                    self._consumer.name)
+
+    def _heartbeat_missed(self) -> None:
+        """No message and no heartbeat for two heartbeat intervals: pull again."""
+        self._due = 0
+        self._nc._report_error(HeartbeatMissedError(
+            f"nats: no heartbeat from consumer {self._consumer.name!r}; re-pulling"))
+        self._consumer._after_reconnect()
+
+    def stop(self) -> None:
+        """End the iteration (messages already delivered are still returned)."""
+        self._stopped = True
+        if self._sub.is_valid and not self._nc.is_closed:
+            try:
+                self._sub.unsubscribe()
+            except Exception:  # already ended with the connection
+                pass
+
+    def __enter__(self) -> MessageStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ConsumeContext:
+    """`consumer.consume(cb)`: the callback runs for each message on a dedicated thread."""
+
+    def __init__(self, stream: MessageStream, cb: Callable[[Msg], Any],
+                 error_cb: Optional[Callable[[BaseException], Any]]) -> None:
+        self._stream = stream
+        self._cb = cb
+        self._error_cb = error_cb
+        self._thread = threading.Thread(target=self._run, name="natsync-js-consume", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                msg = self._stream.next(timeout=None)
+            except Exception as exc:
+                self._report(exc)
+                if isinstance(exc, (ConnectionClosedError, ConsumerDeletedError)):
+                    return
+                continue
+            if msg is None:
+                return
+            try:
+                self._cb(msg)
+            except Exception as exc:
+                self._report(exc)
+
+    def _report(self, exc: BaseException) -> None:
+        if self._error_cb is not None:
+            self._error_cb(exc)
+        else:
+            self._stream._nc._report_error(exc if isinstance(exc, Exception) else Exception(exc))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop pulling and wait for the callback thread to finish its current message."""
+        self._stream.stop()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return not self._thread.is_alive()
+
+    def __enter__(self) -> ConsumeContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Consumer:
+    """A pull consumer of a stream, by name (see `Stream.consumer`)."""
+
+    def __init__(self, jsm: JetStreamManager, stream: str, name: str) -> None:
+        self._jsm = jsm
+        self.stream = stream
+        self.name = name
+        self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{name}"
+        self._pull: Optional[PullSubscription] = None
+        self._pull_lock = threading.Lock()
+
+    def info(self) -> api.ConsumerInfo:
+        """The consumer's configuration and state from the server."""
+        return self._jsm.consumer_info(self.stream, self.name)
+
+    def _puller(self) -> PullSubscription:
+        with self._pull_lock:
+            if self._pull is None or not self._pull._sub.is_valid:
+                nc = self._jsm._nc
+                inbox = nc.new_inbox()
+                self._pull = PullSubscription(self._jsm, self.stream, self.name,
+                                              nc.subscribe(inbox + ".*"), inbox, ephemeral=False)
+            return self._pull
+
+    def fetch(self, max_messages: int = 1, max_wait: float = 5.0,
+              heartbeat: Optional[float] = None) -> list[Msg]:
+        """Up to `max_messages`, waiting at most `max_wait` seconds; [] when none came."""
+        msgs = self._puller().fetch(max_messages, max_wait, heartbeat)
+        return [m for m in (self._check_order(m) for m in msgs) if m is not None]
+
+    def next(self, timeout: float = 5.0) -> Msg:
+        """The next message; TimeoutError when none arrives within `timeout`."""
+        msgs = self.fetch(1, timeout)
+        if not msgs:
+            raise NatsTimeoutError(f"nats: no message from consumer {self.name!r} within {timeout}s")
+        return msgs[0]
+
+    def messages(self, max_messages: int = DEFAULT_MAX_MESSAGES, expires: float = DEFAULT_EXPIRES,
+                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None) -> MessageStream:
+        """A blocking iterator over the consumer's messages that keeps pulls topped up."""
+        return MessageStream(self, max_messages, expires, heartbeat, max_bytes)
+
+    def consume(self, cb: Callable[[Msg], Any], max_messages: int = DEFAULT_MAX_MESSAGES,
+                expires: float = DEFAULT_EXPIRES, heartbeat: Optional[float] = None,
+                error_cb: Optional[Callable[[BaseException], Any]] = None) -> ConsumeContext:
+        """Run `cb(msg)` for every message on a dedicated thread until `.stop()`."""
+        return ConsumeContext(self.messages(max_messages, expires, heartbeat), cb, error_cb)
+
+    # Hooks the ordered consumer overrides.
+    def _check_order(self, msg: Msg) -> Optional[Msg]:
+        return msg
+
+    def _check_heartbeat(self, msg: Msg) -> None:
+        return None
+
+    def _after_reconnect(self) -> None:
+        return None
+
+    def _recreate_on_loss(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Consumer stream={self.stream!r} name={self.name!r}>"
+
+
+class OrderedConsumer(Consumer):
+    """Every message of the stream (or filter) once, in order, re-created on any gap (ADR-17)."""
+
+    def __init__(self, jsm: JetStreamManager, stream: str,
+                 filter_subjects: Optional[list[str]] = None,
+                 deliver_policy: Optional[api.DeliverPolicy] = None,
+                 opt_start_seq: Optional[int] = None, headers_only: Optional[bool] = None,
+                 inactive_threshold: float = 300.0) -> None:
+        self._prefix = next_nuid()
+        self._serial = 0
+        self._filters = filter_subjects
+        self._deliver_policy = deliver_policy
+        self._opt_start_seq = opt_start_seq
+        self._headers_only = headers_only
+        self._inactive = inactive_threshold
+        self._stream_seq = 0  # last stream sequence handed to the user
+        self._consumer_seq = 0  # last consumer sequence seen on the current consumer
+        super().__init__(jsm, stream, self._create())
+
+    def _config(self) -> api.ConsumerConfig:
+        cfg = api.ConsumerConfig(
+            name=f"{self._prefix}_{self._serial}", ack_policy=api.AckPolicy.NONE,
+            max_deliver=1, mem_storage=True, num_replicas=1,
+            inactive_threshold=self._inactive, headers_only=self._headers_only)
+        if self._filters:
+            if len(self._filters) == 1:
+                cfg = cfg.evolve(filter_subject=self._filters[0])
+            else:
+                cfg = cfg.evolve(filter_subjects=list(self._filters))
+        if self._stream_seq:
+            cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                             opt_start_seq=self._stream_seq + 1)
+        elif self._opt_start_seq:
+            cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                             opt_start_seq=self._opt_start_seq)
+        elif self._deliver_policy is not None:
+            cfg = cfg.evolve(deliver_policy=self._deliver_policy)
+        return cfg
+
+    def _create(self) -> str:
+        self._serial += 1
+        self._consumer_seq = 0
+        info = self._jsm.add_consumer(self.stream, self._config())
+        return info.name or ""
+
+    def _reset(self) -> None:
+        """Delete the current consumer and create the next one from where we are."""
+        old = self.name
+        try:
+            self._jsm.delete_consumer(self.stream, old)
+        except Exception:  # gone already (server restart, inactivity)
+            pass
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.name = self._create()
+                break
+            except (NotFoundError, NatsTimeoutError, ConnectionClosedError):
+                raise
+            except Exception as exc:  # JetStream still recovering: try again shortly
+                if time.monotonic() > deadline:
+                    raise
+                log.debug("ordered consumer re-create failed (%s); retrying", exc)
+                time.sleep(RETRY_WAIT)
+        self._next_subject = f"{self._jsm.prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
+        with self._pull_lock:
+            if self._pull is not None:
+                self._pull.consumer = self.name
+                self._pull._next_subject = self._next_subject
+
+    def _check_order(self, msg: Msg) -> Optional[Msg]:
+        meta = msg.metadata
+        if meta.sequence.consumer != self._consumer_seq + 1:
+            self._reset()
+            return None
+        self._consumer_seq = meta.sequence.consumer
+        self._stream_seq = meta.sequence.stream
+        return msg
+
+    def _check_heartbeat(self, msg: Msg) -> None:
+        h = msg.headers
+        last = h.get("Nats-Last-Consumer") if h is not None else None
+        if last is not None and last.isdigit() and int(last) > self._consumer_seq:
+            self._reset()
+
+    def _after_reconnect(self) -> None:
+        self._reset()
+
+    def _recreate_on_loss(self) -> bool:
+        self._reset()
+        return True
+
+    def delete(self) -> None:
+        """Delete the current server-side consumer (it would expire on its own)."""
+        try:
+            self._jsm.delete_consumer(self.stream, self.name)
+        except Exception:
+            pass
+
+
+class Stream:
+    """A stream handle (ADR-37): info, and its consumers by name or newly created."""
+
+    def __init__(self, jsm: JetStreamManager, name: str) -> None:
+        self._jsm = jsm
+        self.name = name
+
+    def info(self, subjects_filter: Optional[str] = None) -> api.StreamInfo:
+        return self._jsm.stream_info(self.name, subjects_filter)
+
+    def consumer(self, name: str) -> Consumer:
+        """A handle on an existing consumer (NotFoundError if there is none)."""
+        self._jsm.consumer_info(self.name, name)
+        return Consumer(self._jsm, self.name, name)
+
+    def create_consumer(self, config: Optional[api.ConsumerConfig] = None, **params: Any) -> Consumer:
+        """Create (or get, if identical) a pull consumer and return its handle."""
+        if config is None and "ack_policy" not in params:
+            params["ack_policy"] = api.AckPolicy.EXPLICIT
+        info = self._jsm.add_consumer(self.name, config, **params)
+        return Consumer(self._jsm, self.name, info.name or "")
+
+    def ordered_consumer(self, filter_subjects: Optional[list[str]] = None,
+                         deliver_policy: Optional[api.DeliverPolicy] = None,
+                         opt_start_seq: Optional[int] = None,
+                         headers_only: Optional[bool] = None) -> OrderedConsumer:
+        """An ordered consumer (ADR-17) of this stream."""
+        return OrderedConsumer(self._jsm, self.name, filter_subjects, deliver_policy,
+                               opt_start_seq, headers_only)
+
+    def delete_consumer(self, name: str) -> bool:
+        return self._jsm.delete_consumer(self.name, name)
+
+    def purge(self, subject: Optional[str] = None, seq: Optional[int] = None,
+              keep: Optional[int] = None) -> bool:
+        return self._jsm.purge_stream(self.name, seq=seq, subject=subject, keep=keep)
+
+    def get_msg(self, seq: int) -> api.RawStreamMsg:
+        return self._jsm.get_msg(self.name, seq)
+
+    def __repr__(self) -> str:
+        return f"<Stream {self.name!r}>"

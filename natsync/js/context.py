@@ -1,0 +1,215 @@
+"""The JetStream context: acknowledged publishing and every kind of consumer, plus management."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from ..headers import HeadersLike
+from ..subjects import check_queue, check_subject
+from . import api
+from .consumer import Stream
+from .errors import NotFoundError
+from .manager import DEFAULT_PREFIX, JetStreamManager
+from .publish import AsyncPublisher, publish_headers, publish_sync
+from .pull import PullSubscription
+from .push import Callback, PushSubscription
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+DEFAULT_ORDERED_HEARTBEAT = 5.0
+
+
+class JetStreamContext(JetStreamManager):
+    """`nc.jetstream()`: publish with acks, subscribe (push, pull, ordered) and manage."""
+
+    def __init__(self, nc: Client, prefix: str = DEFAULT_PREFIX, domain: Optional[str] = None,
+                 timeout: float = 5.0, publish_async_max_pending: int = 4000) -> None:
+        super().__init__(nc, prefix, domain, timeout)
+        self._async = AsyncPublisher(nc, publish_async_max_pending, timeout)
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def publish(self, subject: str, payload: bytes = b"", timeout: Optional[float] = None,
+                stream: Optional[str] = None, headers: Optional[HeadersLike] = None,
+                msg_id: Optional[str] = None, expected_stream: Optional[str] = None,
+                expected_last_seq: Optional[int] = None,
+                expected_last_subject_seq: Optional[int] = None,
+                expected_last_msg_id: Optional[str] = None,
+                msg_ttl: Union[int, float, str, None] = None) -> api.PubAck:
+        """Publish and wait for the stream's acknowledgement.
+
+        The keyword shortcuts set the Nats-* headers (`stream` is the expected stream);
+        a failed expectation raises the server's APIError.
+        """
+        hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
+                               expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+        return publish_sync(self._nc, subject, _bytes(payload),
+                            self._timeout if timeout is None else timeout, hdrs)
+
+    def publish_async(self, subject: str, payload: bytes = b"", timeout: Optional[float] = None,
+                      stream: Optional[str] = None, headers: Optional[HeadersLike] = None,
+                      msg_id: Optional[str] = None, expected_stream: Optional[str] = None,
+                      expected_last_seq: Optional[int] = None,
+                      expected_last_subject_seq: Optional[int] = None,
+                      expected_last_msg_id: Optional[str] = None,
+                      msg_ttl: Union[int, float, str, None] = None) -> Future[api.PubAck]:
+        """Publish without waiting: a Future of the PubAck (blocks while the window is full)."""
+        hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
+                               expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+        return self._async.publish(subject, _bytes(payload), hdrs, timeout)
+
+    def publish_async_pending(self) -> int:
+        """Async publishes still waiting for their acknowledgement."""
+        return self._async.pending()
+
+    def publish_async_completed(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every async publish so far is acknowledged (or failed); False on timeout."""
+        return self._async.completed(timeout)
+
+    # --- simplified API (ADR-37) ------------------------------------------------------------
+
+    def stream(self, name: str) -> Stream:
+        """A handle on an existing stream (NotFoundError naming it if absent)."""
+        self.stream_info(name)
+        return Stream(self, name)
+
+    # --- pull -------------------------------------------------------------------------------
+
+    def _stream_for(self, subject: str, stream: Optional[str]) -> str:
+        if stream:
+            return stream
+        return self.find_stream_name_by_subject(subject)
+
+    def pull_subscribe(self, subject: str, durable: Optional[str] = None,
+                       stream: Optional[str] = None, config: Optional[api.ConsumerConfig] = None,
+                       pending_msgs_limit: int = 512 * 1024,
+                       pending_bytes_limit: int = 256 * 1024 * 1024) -> PullSubscription:
+        """A pull consumer for `subject`: the durable one (created if missing) or an ephemeral one."""
+        check_subject(subject, wildcards=True)
+        stream = self._stream_for(subject, stream)
+        cfg = config or api.ConsumerConfig()
+        if cfg.ack_policy is None:
+            cfg = cfg.evolve(ack_policy=api.AckPolicy.EXPLICIT)
+        if cfg.filter_subject is None and not cfg.filter_subjects:
+            cfg = cfg.evolve(filter_subject=subject)
+        name = durable or cfg.durable_name or cfg.name
+        if durable:
+            cfg = cfg.evolve(durable_name=durable)
+        info = None
+        if name:
+            try:
+                info = self.consumer_info(stream, name)
+            except NotFoundError:
+                info = None
+        if info is None:
+            info = self.add_consumer(stream, cfg)
+        return self._bind_pull(stream, info.name or "", ephemeral=not name,
+                               pending_msgs_limit=pending_msgs_limit,
+                               pending_bytes_limit=pending_bytes_limit)
+
+    def pull_subscribe_bind(self, durable: str, stream: str) -> PullSubscription:
+        """Bind to an existing pull consumer."""
+        self.consumer_info(stream, durable)
+        return self._bind_pull(stream, durable, ephemeral=False)
+
+    def _bind_pull(self, stream: str, consumer: str, ephemeral: bool,
+                   pending_msgs_limit: int = 512 * 1024,
+                   pending_bytes_limit: int = 256 * 1024 * 1024) -> PullSubscription:
+        inbox = self._nc.new_inbox()
+        sub = self._nc.subscribe(inbox + ".*", pending_msgs_limit=pending_msgs_limit,
+                                 pending_bytes_limit=pending_bytes_limit)
+        return PullSubscription(self, stream, consumer, sub, inbox, ephemeral)
+
+    # --- push -------------------------------------------------------------------------------
+
+    def subscribe(self, subject: str, queue: Optional[str] = None, cb: Optional[Callback] = None,
+                  durable: Optional[str] = None, stream: Optional[str] = None,
+                  config: Optional[api.ConsumerConfig] = None, manual_ack: bool = False,
+                  ordered_consumer: bool = False, idle_heartbeat: Optional[float] = None,
+                  flow_control: bool = False, deliver_policy: Optional[api.DeliverPolicy] = None,
+                  headers_only: Optional[bool] = None,
+                  inactive_threshold: Optional[float] = None) -> PushSubscription:
+        """A push subscription: messages on `next_msg()`/iteration, or to `cb` (acked after it).
+
+        With `queue` the consumer is shared by the group (durable named after the queue
+        unless `durable` is given). `ordered_consumer=True` gives every message once, in
+        order, surviving gaps and reconnects.
+        """
+        check_subject(subject, wildcards=True)
+        if queue:
+            check_queue(queue)
+            if ordered_consumer:
+                raise ValueError("an ordered consumer cannot be shared by a queue group")
+            durable = durable or queue
+        stream = self._stream_for(subject, stream)
+        cfg = config or api.ConsumerConfig()
+        changes: dict[str, Any] = {}
+        if cfg.filter_subject is None and not cfg.filter_subjects:
+            changes["filter_subject"] = subject
+        if deliver_policy is not None:
+            changes["deliver_policy"] = deliver_policy
+        if headers_only is not None:
+            changes["headers_only"] = headers_only
+        if inactive_threshold is not None:
+            changes["inactive_threshold"] = inactive_threshold
+        if idle_heartbeat is not None:
+            changes["idle_heartbeat"] = idle_heartbeat
+        if flow_control:
+            changes["flow_control"] = True
+        if ordered_consumer:
+            changes.update(ack_policy=api.AckPolicy.NONE, max_deliver=1, flow_control=True,
+                           mem_storage=True, num_replicas=1,
+                           idle_heartbeat=idle_heartbeat or cfg.idle_heartbeat
+                           or DEFAULT_ORDERED_HEARTBEAT)
+            if inactive_threshold is None and cfg.inactive_threshold is None:
+                changes["inactive_threshold"] = 300.0
+        elif cfg.ack_policy is None:
+            changes["ack_policy"] = api.AckPolicy.EXPLICIT
+        if durable:
+            changes["durable_name"] = durable
+        if queue:
+            changes["deliver_group"] = queue
+        cfg = cfg.evolve(**changes)
+        name = durable or cfg.durable_name or cfg.name
+        if name:
+            try:
+                existing = self.consumer_info(stream, name)
+            except NotFoundError:
+                existing = None
+            if existing is not None:
+                return self._bind_push(stream, existing, queue or "", cb, manual_ack)
+        deliver = self._nc.new_inbox()
+        info = self.add_consumer(stream, cfg.evolve(deliver_subject=deliver))
+        return PushSubscription(
+            self, stream, info.name or "", deliver, queue or "", cb, manual_ack,
+            ephemeral=not name, ack_none=cfg.ack_policy == api.AckPolicy.NONE,
+            ordered_config=cfg if ordered_consumer else None,
+            heartbeat=cfg.idle_heartbeat if ordered_consumer else None)
+
+    def subscribe_bind(self, stream: str, consumer: str, cb: Optional[Callback] = None,
+                       manual_ack: bool = False, queue: Optional[str] = None) -> PushSubscription:
+        """Bind to an existing push consumer."""
+        return self._bind_push(stream, self.consumer_info(stream, consumer), queue or "", cb,
+                               manual_ack)
+
+    def _bind_push(self, stream: str, info: api.ConsumerInfo, queue: str,
+                   cb: Optional[Callback], manual_ack: bool) -> PushSubscription:
+        config = info.config or api.ConsumerConfig()
+        deliver = config.deliver_subject
+        if not deliver:
+            raise ValueError(f"consumer {info.name!r} on stream {stream!r} is a pull consumer; "
+                             "use pull_subscribe_bind")
+        group = config.deliver_group or ""
+        if group != queue:
+            raise ValueError(f"consumer {info.name!r} delivers to queue group {group!r}, "
+                             f"not {queue!r}")
+        return PushSubscription(self, stream, info.name or "", deliver, queue, cb, manual_ack,
+                                ephemeral=False, ack_none=config.ack_policy == api.AckPolicy.NONE)
+
+
+def _bytes(payload: Any) -> bytes:
+    from ..client import _payload_bytes
+
+    return _payload_bytes(payload)

@@ -1,0 +1,245 @@
+"""Acknowledged JetStream publishing: one at a time, or many in flight with futures."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Optional, Union
+
+from ..errors import ConnectionClosedError, NoRespondersError
+from ..errors import TimeoutError as NatsTimeoutError
+from ..headers import Headers, HeadersLike
+from ..msg import Msg
+from ..subjects import publish_subject
+from . import api
+from .errors import APIError, NoStreamResponseError
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+#: Attempts and pause for a publish that finds no stream listening yet (ADR-22).
+NO_RESPONDERS_ATTEMPTS = 3
+NO_RESPONDERS_WAIT = 0.25
+
+
+def format_ttl(seconds: Union[int, float, str]) -> str:
+    """A Nats-TTL header value (ADR-43): whole seconds as "Ns", else milliseconds, or a string."""
+    if isinstance(seconds, str):
+        return seconds
+    if seconds <= 0:
+        raise ValueError(f"msg_ttl must be positive, got {seconds!r}")
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{int(round(seconds * 1000))}ms"
+
+
+def publish_headers(headers: Optional[HeadersLike], msg_id: Optional[str],
+                    expected_stream: Optional[str], expected_last_seq: Optional[int],
+                    expected_last_subject_seq: Optional[int],
+                    expected_last_msg_id: Optional[str],
+                    msg_ttl: Union[int, float, str, None]) -> Optional[Headers]:
+    """The user's headers plus the Nats-* headers the keyword shortcuts stand for."""
+    extra: list[tuple[str, str]] = []
+    if msg_id is not None:
+        extra.append(("Nats-Msg-Id", msg_id))
+    if expected_stream is not None:
+        extra.append(("Nats-Expected-Stream", expected_stream))
+    if expected_last_seq is not None:
+        extra.append(("Nats-Expected-Last-Sequence", str(expected_last_seq)))
+    if expected_last_subject_seq is not None:
+        extra.append(("Nats-Expected-Last-Subject-Sequence", str(expected_last_subject_seq)))
+    if expected_last_msg_id is not None:
+        extra.append(("Nats-Expected-Last-Msg-Id", expected_last_msg_id))
+    if msg_ttl is not None:
+        extra.append(("Nats-TTL", format_ttl(msg_ttl)))
+    if not extra:
+        return Headers(headers) if headers is not None else None
+    h = Headers(headers) if headers is not None else Headers()
+    for k, v in extra:
+        h[k] = v
+    return h
+
+
+def pub_ack(msg: Msg) -> api.PubAck:
+    """The PubAck in a JetStream reply, or the APIError it carries."""
+    if msg.headers is not None and msg.headers.status == 503:
+        raise NoStreamResponseError("nats: no stream is listening on this subject (503)")
+    try:
+        resp = json.loads(msg.data)
+    except ValueError:
+        raise APIError(description=f"invalid publish ack: {msg.data[:80]!r}") from None
+    if not isinstance(resp, dict):
+        raise APIError(description=f"invalid publish ack: {msg.data[:80]!r}")
+    if resp.get("error"):
+        raise APIError.from_error(resp["error"])
+    return api.PubAck.from_response(resp)
+
+
+def publish_sync(nc: Client, subject: str, payload: bytes, timeout: float,
+                 headers: Optional[Headers]) -> api.PubAck:
+    """Publish and wait for the stream's ack, retrying briefly when no stream answers yet."""
+    for attempt in range(NO_RESPONDERS_ATTEMPTS):
+        try:
+            reply = nc.request(subject, payload, timeout=timeout, headers=headers)
+        except NoRespondersError:
+            if attempt + 1 == NO_RESPONDERS_ATTEMPTS:
+                raise NoStreamResponseError(
+                    f"nats: no stream is listening on {subject!r} (no responders)") from None
+            time.sleep(NO_RESPONDERS_WAIT)
+            continue
+        except NatsTimeoutError:
+            raise NoStreamResponseError(
+                f"nats: no ack from JetStream for {subject!r} within {timeout}s") from None
+        return pub_ack(reply)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _AckWaiter:
+    """One in-flight async publish: the reader hands its reply to the resolver thread."""
+
+    __slots__ = ("owner", "future", "deadline", "token")
+
+    def __init__(self, owner: AsyncPublisher, token: str, deadline: float) -> None:
+        self.owner = owner
+        self.token = token
+        self.deadline = deadline
+        self.future: Future[api.PubAck] = Future()
+
+    def deliver(self, msg: Msg) -> bool:
+        self.owner._arrived(self, msg)
+        return True
+
+    def fail(self, error: Exception) -> None:
+        self.owner._arrived(self, error)
+
+
+class AsyncPublisher:
+    """Publishes without waiting; a resolver thread turns acks into completed futures.
+
+    At most `max_pending` publishes are in flight; `publish()` blocks while that many are.
+    Futures complete (and their done-callbacks run) on the `natsync-js-acks` thread,
+    never on the reader thread.
+    """
+
+    def __init__(self, nc: Client, max_pending: int, timeout: float) -> None:
+        self._nc = nc
+        self._max = max_pending
+        self._timeout = timeout
+        self._cond = threading.Condition(threading.Lock())
+        self._inflight: dict[str, _AckWaiter] = {}  # in publish order, so deadlines ascend
+        self._replies: deque[tuple[_AckWaiter, Union[Msg, Exception]]] = deque()
+        self._sleeping = False
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    def _arrived(self, waiter: _AckWaiter, outcome: Union[Msg, Exception]) -> None:
+        """Called on the reader thread: queue the reply, wake the resolver if it sleeps."""
+        self._replies.append((waiter, outcome))
+        if self._sleeping:
+            with self._cond:
+                self._cond.notify_all()
+
+    def publish(self, subject: str, payload: bytes, headers: Optional[Headers],
+                timeout: Optional[float]) -> Future[api.PubAck]:
+        nc = self._nc
+        nc._check_requestable()
+        subj = publish_subject(subject)
+        nc._ensure_mux()
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._resolve, name="natsync-js-acks",
+                                                daemon=True)
+                self._thread.start()
+                nc._close_hooks.append(self.stop)
+            while len(self._inflight) >= self._max:
+                if self._stopping:
+                    raise ConnectionClosedError()
+                self._cond.wait(0.5)
+            token = nc._new_token()
+            waiter = _AckWaiter(self, token, time.monotonic() + (timeout or self._timeout))
+            self._inflight[token] = waiter
+        nc._resp_map[token] = waiter
+        try:
+            nc._enqueue(nc._frame(subj, nc._resp_prefix_b + token.encode(), payload, headers),
+                        len(payload))
+        except BaseException:
+            nc._resp_map.pop(token, None)
+            with self._cond:
+                self._inflight.pop(token, None)
+                self._cond.notify_all()
+            raise
+        return waiter.future
+
+    def pending(self) -> int:
+        """Publishes still waiting for their ack."""
+        return len(self._inflight)
+
+    def completed(self, timeout: Optional[float]) -> bool:
+        """Wait until every publish so far has its ack (or error); False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._inflight:
+                remaining = 1.0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def _resolve(self) -> None:
+        """The resolver thread: complete futures as acks arrive, or when they time out."""
+        while True:
+            with self._cond:
+                self._sleeping = True
+                while not self._replies and not self._stopping:
+                    head = next(iter(self._inflight.values()), None)
+                    wait = 1.0 if head is None else head.deadline - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                self._sleeping = False
+                stopping = self._stopping
+            done: list[tuple[_AckWaiter, Union[Msg, Exception]]] = []
+            while self._replies:
+                done.append(self._replies.popleft())
+            now = time.monotonic()
+            with self._cond:
+                done = [(w, o) for w, o in done if self._inflight.pop(w.token, None) is not None]
+                while self._inflight:
+                    head = next(iter(self._inflight.values()))
+                    if not stopping and head.deadline > now:
+                        break
+                    del self._inflight[head.token]
+                    done.append((head, ConnectionClosedError() if stopping else
+                                 NoStreamResponseError("nats: no ack from JetStream for an "
+                                                       "async publish in time")))
+                self._cond.notify_all()
+            for waiter, outcome in done:
+                self._nc._resp_map.pop(waiter.token, None)
+                _settle(waiter.future, outcome)
+            if stopping and not self._inflight:
+                return
+
+    def stop(self) -> None:
+        """Fail what is in flight and end the resolver thread (on client close)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+
+def _settle(future: Future[api.PubAck], outcome: Union[Msg, Exception]) -> None:
+    """Complete a future with the ack in `outcome`, or with the error it is."""
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+        return
+    try:
+        ack = pub_ack(outcome)
+    except Exception as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(ack)

@@ -1,0 +1,161 @@
+"""Pull consumers: batches fetched on request, with the server's status messages handled inside.
+
+Each fetch sends one pull request whose reply subject carries its own token, so a status
+message (404 no messages, 408 expired, 409 ...) of an earlier, timed-out request can never
+end a later fetch. Messages that arrive after a fetch gave up are kept and returned first
+by the next fetch, so nothing delivered is left unacknowledged in a forgotten queue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..errors import TimeoutError as NatsTimeoutError
+from ..msg import Msg
+from ..subscription import Subscription
+from . import api
+from .errors import ConsumerDeletedError, HeartbeatMissedError, StatusError
+
+if TYPE_CHECKING:
+    from .manager import JetStreamManager
+
+#: How much earlier than the client's own deadline the server is asked to expire a pull.
+EXPIRY_MARGIN = 0.1
+
+
+def pull_request(batch: int, expires: Optional[float], no_wait: bool = False,
+                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None
+                 ) -> dict[str, Any]:
+    """The JSON of a CONSUMER.MSG.NEXT request (ADR-13); durations in seconds."""
+    req: dict[str, Any] = {"batch": batch}
+    if expires is not None:
+        req["expires"] = int(expires * 1e9)
+    if no_wait:
+        req["no_wait"] = True
+    if heartbeat:
+        req["idle_heartbeat"] = int(heartbeat * 1e9)
+    if max_bytes:
+        req["max_bytes"] = max_bytes
+    return req
+
+
+def server_expiry(timeout: float) -> float:
+    """The `expires` to ask for so the server's 408 arrives before the client's deadline."""
+    return max(0.001, timeout - min(EXPIRY_MARGIN, timeout * 0.2))
+
+
+def is_terminal_status(msg: Msg, request_subject: str) -> bool:
+    """Whether a status message ends the pull request it answers; raises for fatal ones.
+
+    Heartbeats (100) and statuses of other (older) requests are not terminal.
+    """
+    status = msg.status
+    if status == 100 or msg.subject != request_subject:
+        return False
+    if status in (404, 408):
+        return True
+    if status == 409:
+        desc = msg.headers.description if msg.headers is not None else ""
+        if "consumer deleted" in desc.lower():
+            raise ConsumerDeletedError(description=desc)
+        return True  # leader change, max bytes, max waiting...: the request is over
+    raise StatusError(code=status or 0,
+                      description=msg.headers.description if msg.headers is not None else "")
+
+
+class PullSubscription:
+    """A bound pull consumer; `fetch()` from any thread (fetches are serialised)."""
+
+    def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, sub: Subscription,
+                 inbox: str, ephemeral: bool) -> None:
+        self._jsm = jsm
+        self._nc = jsm._nc
+        self.stream = stream
+        self.consumer = consumer
+        self._sub = sub
+        self._inbox = inbox
+        self._ephemeral = ephemeral
+        self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def fetch(self, batch: int = 1, timeout: Optional[float] = 5.0,
+              heartbeat: Optional[float] = None) -> list[Msg]:
+        """Up to `batch` messages, waiting at most `timeout` seconds.
+
+        Returns what arrived in time — an empty list when nothing did. With `heartbeat`
+        the server sends idle heartbeats and HeartbeatMissedError is raised if they stop.
+        """
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch!r}")
+        timeout = 5.0 if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            msgs = self._leftovers(batch)
+            if len(msgs) >= batch:
+                return msgs
+            reply = f"{self._inbox}.{next(self._ids)}"
+            if heartbeat is not None and heartbeat * 2 >= timeout:
+                heartbeat = None  # the expiry would come first anyway
+            req = pull_request(batch - len(msgs), server_expiry(timeout), no_wait=bool(msgs),
+                               heartbeat=heartbeat)
+            self._nc.publish(self._next_subject, json.dumps(req).encode(), reply=reply)
+            while len(msgs) < batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait = remaining if heartbeat is None else min(remaining, heartbeat * 2)
+                try:
+                    msg = self._sub.next_msg(wait)
+                except NatsTimeoutError:
+                    if heartbeat is not None and wait < remaining:
+                        raise HeartbeatMissedError(
+                            f"nats: no heartbeat from consumer {self.consumer!r} "
+                            f"for {heartbeat * 2:.3f}s") from None
+                    break
+                if msg.status is None:
+                    msgs.append(msg)
+                elif is_terminal_status(msg, reply):
+                    break
+            return msgs
+
+    def _leftovers(self, batch: int) -> list[Msg]:
+        """Messages that arrived for earlier fetches after they returned."""
+        msgs: list[Msg] = []
+        while len(msgs) < batch and self._sub.pending_msgs:
+            msg = self._sub.next_msg(0)
+            if msg.status is None:
+                msgs.append(msg)
+        return msgs
+
+    def consumer_info(self) -> api.ConsumerInfo:
+        """The bound consumer's current state."""
+        return self._jsm.consumer_info(self.stream, self.consumer)
+
+    @property
+    def pending_msgs(self) -> int:
+        """Messages delivered by the server and not yet returned by fetch."""
+        return self._sub.pending_msgs
+
+    def unsubscribe(self) -> None:
+        """Stop fetching; an ephemeral consumer is deleted too."""
+        if self._sub.is_valid:
+            self._sub.unsubscribe()
+        if self._ephemeral and not self._nc.is_closed:
+            try:
+                self._jsm.delete_consumer(self.stream, self.consumer)
+            except Exception:  # already gone (inactive threshold) is fine
+                pass
+
+    def __enter__(self) -> PullSubscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        return f"<PullSubscription stream={self.stream!r} consumer={self.consumer!r}>"

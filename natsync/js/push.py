@@ -1,0 +1,242 @@
+"""Push consumers: the server delivers to an inbox; status messages are handled inside.
+
+Idle heartbeats and flow-control requests (status 100) never reach the user: flow control
+is answered at once. In callback mode each message is acknowledged after the callback
+returns unless `manual_ack` is set. An ordered push subscription (ADR-17) re-creates its
+ephemeral consumer from the next expected stream sequence on a gap, on missed heartbeats
+and after a reconnect.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from ..errors import BadSubscriptionError, ConnectionClosedError, Error
+from ..errors import TimeoutError as NatsTimeoutError
+from ..msg import Msg
+from ..subscription import Subscription
+from . import api
+
+if TYPE_CHECKING:
+    from .manager import JetStreamManager
+
+Callback = Callable[[Msg], Any]
+
+
+def answer_control(nc: Any, msg: Msg) -> None:
+    """Reply to a flow-control request or a stalled-consumer heartbeat (status 100)."""
+    h = msg.headers
+    if h is None:
+        return
+    if msg.reply and "flowcontrol" in h.description.lower().replace(" ", ""):
+        nc.publish(msg.reply, b"")
+    stalled = h.get("Nats-Consumer-Stalled")
+    if stalled:
+        nc.publish(stalled, b"")
+
+
+class PushSubscription:
+    """A push consumer's subscription: `next_msg`, iteration, or a callback."""
+
+    def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, deliver_subject: str,
+                 queue: str, cb: Optional[Callback], manual_ack: bool, ephemeral: bool,
+                 ack_none: bool, ordered_config: Optional[api.ConsumerConfig] = None,
+                 heartbeat: Optional[float] = None) -> None:
+        self._jsm = jsm
+        self._nc = jsm._nc
+        self.stream = stream
+        self.consumer = consumer
+        self.queue = queue
+        self._cb = cb
+        self._manual_ack = manual_ack or ack_none
+        self._ephemeral = ephemeral
+        self._ordered = ordered_config
+        self._heartbeat = heartbeat
+        self._lock = threading.RLock()
+        self._stream_seq = 0
+        self._consumer_seq = 0
+        self._last_activity = time.monotonic()
+        self._reconnects = self._nc.stats["reconnects"]
+        self._closed = False
+        self._sub = self._subscribe(deliver_subject)
+        self._monitor: Optional[threading.Thread] = None
+        if ordered_config is not None and cb is not None and heartbeat:
+            self._monitor = threading.Thread(target=self._watch, name="natsync-js-ordered",
+                                             daemon=True)
+            self._monitor.start()
+
+    def _subscribe(self, deliver_subject: str) -> Subscription:
+        cb = self._on_msg if self._cb is not None else None
+        return self._nc.subscribe(deliver_subject, queue=self.queue, cb=cb)
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def _accept(self, msg: Msg) -> Optional[Msg]:
+        """The message to hand to the user, or None for status messages and skipped strays."""
+        self._last_activity = time.monotonic()
+        if msg.status is not None:
+            answer_control(self._nc, msg)
+            if self._ordered is not None and msg.headers is not None:
+                last = msg.headers.get("Nats-Last-Consumer")
+                if last is not None and last.isdigit() and int(last) > self._consumer_seq:
+                    self._reset()
+            return None
+        if self._ordered is not None:
+            meta = msg.metadata
+            if meta.sequence.consumer != self._consumer_seq + 1:
+                self._reset()
+                return None
+            self._consumer_seq = meta.sequence.consumer
+            self._stream_seq = meta.sequence.stream
+        return msg
+
+    def _on_msg(self, msg: Msg) -> None:
+        """Callback mode: filter, run the user's callback, then ack unless manual."""
+        with self._lock:
+            if self._closed:
+                return
+            self._check_reconnect()
+            accepted = self._accept(msg)
+        if accepted is None:
+            return
+        assert self._cb is not None
+        self._cb(accepted)
+        if not self._manual_ack and not accepted.is_acked:
+            accepted.ack()
+
+    def next_msg(self, timeout: Optional[float] = 1.0) -> Msg:
+        """The next message (status messages are consumed silently); TimeoutError if none."""
+        if self._cb is not None:
+            raise Error("nats: next_msg() cannot be used on a subscription with a callback")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._check_reconnect()
+                sub = self._sub
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                raise NatsTimeoutError(f"nats: timeout waiting for a message on {self.consumer!r}")
+            if self._ordered is not None and self._heartbeat:
+                slice_ = self._heartbeat * 3
+                wait = slice_ if wait is None else min(wait, slice_)
+            try:
+                msg = sub.next_msg(wait)
+            except NatsTimeoutError:
+                with self._lock:
+                    if self._ordered is not None and self._heartbeat and \
+                            time.monotonic() - self._last_activity > self._heartbeat * 3:
+                        self._reset()
+                continue
+            except BadSubscriptionError:
+                with self._lock:
+                    if sub is not self._sub:  # replaced by a reset while we waited
+                        continue
+                raise
+            with self._lock:
+                if sub is not self._sub:
+                    continue
+                accepted = self._accept(msg)
+            if accepted is not None:
+                return accepted
+
+    def __iter__(self) -> PushSubscription:
+        return self
+
+    def __next__(self) -> Msg:
+        try:
+            return self.next_msg(timeout=None)
+        except (BadSubscriptionError, ConnectionClosedError):
+            raise StopIteration from None
+
+    # --- ordered resets -------------------------------------------------------------------
+
+    def _check_reconnect(self) -> None:
+        reconnects = self._nc.stats["reconnects"]
+        if reconnects != self._reconnects:
+            self._reconnects = reconnects
+            if self._ordered is not None:
+                self._reset()
+
+    def _watch(self) -> None:
+        """Callback mode: a monitor that resets the ordered consumer when heartbeats stop."""
+        assert self._heartbeat
+        while not self._closed and not self._nc.is_closed:
+            time.sleep(self._heartbeat)
+            with self._lock:
+                if self._closed:
+                    return
+                self._check_reconnect()
+                if time.monotonic() - self._last_activity > self._heartbeat * 3:
+                    self._reset()
+
+    def _reset(self) -> None:
+        """Re-create the ordered consumer from the next stream sequence (holds the lock)."""
+        assert self._ordered is not None
+        old_sub, old_consumer = self._sub, self.consumer
+        deliver = self._nc.new_inbox()
+        cfg = self._ordered.evolve(deliver_subject=deliver)
+        if self._stream_seq:
+            cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                             opt_start_seq=self._stream_seq + 1)
+        self._consumer_seq = 0
+        self._last_activity = time.monotonic()
+        self._sub = self._subscribe(deliver)
+        try:
+            old_sub.unsubscribe()
+        except Error:
+            pass
+        try:
+            self._jsm.delete_consumer(self.stream, old_consumer)
+        except Exception:  # gone with a restarted server, or expired
+            pass
+        try:
+            info = self._jsm.add_consumer(self.stream, cfg)
+        except Exception as exc:  # JetStream not back yet: the next check retries
+            self._nc._report_error(exc)
+            return
+        self.consumer = info.name or ""
+
+    # --- management -----------------------------------------------------------------------
+
+    @property
+    def pending_msgs(self) -> int:
+        return self._sub.pending_msgs
+
+    @property
+    def delivered(self) -> int:
+        return self._sub.delivered
+
+    def consumer_info(self) -> api.ConsumerInfo:
+        return self._jsm.consumer_info(self.stream, self.consumer)
+
+    def unsubscribe(self) -> None:
+        """Stop the subscription; an ephemeral consumer is deleted too."""
+        with self._lock:
+            self._closed = True
+            sub = self._sub
+        if sub.is_valid:
+            sub.unsubscribe()
+        if self._ephemeral and not self._nc.is_closed:
+            try:
+                self._jsm.delete_consumer(self.stream, self.consumer)
+            except Exception:
+                pass
+
+    def drain(self, timeout: Optional[float] = None) -> None:
+        """Let queued messages be processed, then stop."""
+        with self._lock:
+            self._closed = self._cb is None  # callbacks still run for queued messages
+            sub = self._sub
+        sub.drain(timeout)
+        self._closed = True
+
+    def __enter__(self) -> PushSubscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        return f"<PushSubscription stream={self.stream!r} consumer={self.consumer!r}>"
