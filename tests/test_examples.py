@@ -169,3 +169,12 @@ def test_web_app_shares_one_client_across_threads(
     finally:
         web.close_nats()
     assert web._client is None
+
+
+def test_resilient_worker_rides_through_an_outage() -> None:
+    out = subprocess.run([sys.executable, str(EXAMPLES / "resilient_worker.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Worker answers: resized") == 2
+    assert "Audit got: published while the server was away" in out.stdout
+    assert "Worker saw: disconnected, reconnected (reconnects: 1)" in out.stdout
