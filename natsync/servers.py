@@ -44,8 +44,9 @@ class Server:
 
     @property
     def hostport(self) -> str:
-        """`host:port`, the key used to recognise a server announced in INFO."""
-        return f"{self.host}:{self.port}"
+        """`host:port` as INFO's connect_urls write it (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def wants_tls(self) -> bool:
@@ -76,6 +77,8 @@ def parse_url(url: str, discovered: bool = False) -> Server:
                           f"{', '.join(DEFAULT_PORTS)}")
     if not parts.hostname:
         raise BadURLError(f"invalid server URL {url!r}: no host")
+    if port == 0:
+        raise BadURLError(f"invalid server URL {url!r}: port 0")
     user = password = token = None
     if parts.username is not None:
         if parts.password is not None:
@@ -89,7 +92,7 @@ def parse_url(url: str, discovered: bool = False) -> Server:
 
 def servers_from(servers: Union[str, Sequence[str], None]) -> list[Server]:
     """The configured servers: the argument, else `NATS_URL`, else the default URL."""
-    if servers is None or servers == [] or servers == "":
+    if not servers:
         servers = os.environ.get("NATS_URL") or DEFAULT_URL
     if isinstance(servers, str):
         servers = [s for s in servers.split(",") if s.strip()]

@@ -40,7 +40,10 @@ def check_queue(queue: str) -> None:
 
 def publish_subject(subject: str) -> bytes:
     """The wire bytes of a publish subject, validated once and then served from a cache."""
-    cached = _publish_cache.get(subject)
+    try:
+        cached = _publish_cache.get(subject)
+    except TypeError:  # unhashable: not a str, which check_subject reports
+        cached = None
     if cached is not None:
         return cached
     check_subject(subject)
