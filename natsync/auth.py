@@ -28,24 +28,28 @@ _SEED_LINE = re.compile(rb"(?m)^[ \t]*(S[A-Z2-7]{57,})[ \t\r]*$")
 
 def _read_file(path: str, what: str) -> bytearray:
     """The whole file, read straight into a bytearray (no immutable copy is made)."""
+    buf = bytearray()
     try:
         with open(path, "rb", buffering=0) as fh:
             buf = bytearray(max(os.fstat(fh.fileno()).st_size, 0) + 1)
             n = 0
             while True:
-                if n == len(buf):
+                if n == len(buf):  # the file grew: move to a bigger buffer, wipe the old one
                     bigger = bytearray(len(buf) * 2)
                     bigger[:n] = buf
                     _wipe(buf)
                     buf = bigger
-                got = fh.readinto(memoryview(buf)[n:])
+                with memoryview(buf) as view, view[n:] as rest:
+                    got = fh.readinto(rest)
                 if not got:
                     break
                 n += got
     except OSError as exc:
+        _wipe(buf)
         raise AuthenticationError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    del buf[n:]
-    return buf
+    data = buf[:n]  # a copy rather than shrinking `buf`, which may move it unwiped
+    _wipe(buf)
+    return data
 
 
 def _wipe(buf: bytearray) -> None:
@@ -69,12 +73,18 @@ def creds_parts(raw: bytearray) -> tuple[bytes, bytearray]:
 
 
 def _jwt_from_text(raw: bytearray) -> bytes:
-    """The JWT of a file holding just the JWT, or a decorated one (a .creds/.jwt file)."""
-    match = _CREDS_BLOCK.search(raw)
-    jwt = bytes(raw[match.start(1):match.end(1)] if match is not None else raw.strip())
-    if not jwt:
-        raise AuthenticationError("the JWT file is empty")
-    return jwt
+    """The JWT of a file holding just the JWT, or a decorated one (a .creds/.jwt file).
+
+    `raw` is wiped before returning: it may be a whole .creds file, seed included.
+    """
+    try:
+        match = _CREDS_BLOCK.search(raw)
+        jwt = bytes(raw[match.start(1):match.end(1)] if match is not None else raw.strip())
+        if not jwt:
+            raise AuthenticationError("the JWT file is empty")
+        return jwt
+    finally:
+        _wipe(raw)
 
 
 def _seed_from_text(raw: bytearray) -> bytearray:
@@ -159,39 +169,40 @@ def connect_auth(opts: Options, srv: Server, nonce: Optional[str]) -> dict[str, 
 
     jwt: Optional[bytes] = None
     seed: Optional[bytearray] = None
-    creds = opts.user_credentials
-    if creds is not None:
-        if isinstance(creds, tuple):
-            jwt = _jwt_from_text(_read_file(creds[0], "JWT file"))
-            seed = _seed_from_text(_read_file(creds[1], "NKEY seed file"))
-        else:
-            jwt, seed = creds_parts(_read_file(creds, "credentials file"))
-    elif opts.nkeys_seed is not None:
-        seed = _seed_from_text(_read_file(opts.nkeys_seed, "NKEY seed file"))
-    elif opts.nkeys_seed_str is not None:
-        seed = bytearray(opts.nkeys_seed_str.strip().encode())
+    try:
+        creds = opts.user_credentials
+        if creds is not None:
+            if isinstance(creds, tuple):
+                jwt = _jwt_from_text(_read_file(creds[0], "JWT file"))
+                seed = _seed_from_text(_read_file(creds[1], "NKEY seed file"))
+            else:
+                jwt, seed = creds_parts(_read_file(creds, "credentials file"))
+        elif opts.nkeys_seed is not None:
+            seed = _seed_from_text(_read_file(opts.nkeys_seed, "NKEY seed file"))
+        elif opts.nkeys_seed_str is not None:
+            seed = bytearray(opts.nkeys_seed_str.strip().encode())
 
-    if opts.user_jwt_cb is not None:
-        value = opts.user_jwt_cb()
-        jwt = value.encode() if isinstance(value, str) else bytes(value)
-    if jwt is not None:
-        fields["jwt"] = jwt.decode()
+        if opts.user_jwt_cb is not None:
+            value = opts.user_jwt_cb()
+            jwt = value.encode() if isinstance(value, str) else bytes(value)
+        if jwt is not None:
+            fields["jwt"] = jwt.decode()
 
-    if opts.signature_cb is not None:
+        if opts.signature_cb is not None:  # it signs instead of the seed
+            if nonce is None:
+                raise AuthenticationError("signature_cb is set but the server sent no nonce; "
+                                          "is the server configured for nkeys/JWT?")
+            sig = opts.signature_cb(nonce)
+            fields["sig"] = sig.decode() if isinstance(sig, (bytes, bytearray)) else str(sig)
+        elif seed is not None:
+            if nonce is None:
+                raise AuthenticationError("NKEY authentication needs a nonce but the server "
+                                          "sent none; is the server configured for nkeys/JWT?")
+            public, sig = sign_nonce(seed, nonce)
+            fields["sig"] = sig
+            if jwt is None:
+                fields["nkey"] = public
+    finally:
         if seed is not None:
-            _wipe(seed)  # signature_cb signs instead
-        if nonce is None:
-            raise AuthenticationError("signature_cb is set but the server sent no nonce; "
-                                      "is the server configured for nkeys/JWT?")
-        sig = opts.signature_cb(nonce)
-        fields["sig"] = sig.decode() if isinstance(sig, (bytes, bytearray)) else str(sig)
-    elif seed is not None:
-        if nonce is None:
             _wipe(seed)
-            raise AuthenticationError("NKEY authentication needs a nonce but the server sent none; "
-                                      "is the server configured for nkeys/JWT?")
-        public, sig = sign_nonce(seed, nonce)
-        fields["sig"] = sig
-        if jwt is None:
-            fields["nkey"] = public
     return fields

@@ -131,12 +131,17 @@ class ServerPool:
     def add_discovered(self, urls: Iterable[str], scheme: str, randomize: bool) -> list[str]:
         """Add servers announced by the cluster; return the `host:port`s that were new."""
         known = {s.hostport for s in self._servers}
+        # Servers announced by the cluster get the credentials of the URL the user gave.
+        creds = next((s for s in self._servers if not s.discovered
+                      and (s.user is not None or s.token is not None)), None)
         added: list[Server] = []
         for hp in urls:
             try:
                 srv = parse_url(f"{scheme}://{hp}", discovered=True)
             except BadURLError:
                 continue
+            if creds is not None and srv.user is None and srv.token is None:
+                srv.user, srv.password, srv.token = creds.user, creds.password, creds.token
             if srv.hostport not in known:
                 known.add(srv.hostport)
                 added.append(srv)

@@ -248,32 +248,100 @@ def test_nkey_seed_against_server_without_nonce(plain_server: NatsServer,
     assert "nonce" in str(err)
 
 
-def test_seed_buffers_are_wiped(nkey_server: NatsServer, nkey_user: jh.Keys, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def secret_buffers(monkeypatch: pytest.MonkeyPatch) -> list[bytearray]:
+    """Every bytearray natsync.auth reads a credentials file into or keeps a seed in."""
+    seen: list[bytearray] = []
+    real_read, real_seed, real_creds = (natsync.auth._read_file, natsync.auth._seed_from_text,
+                                        natsync.auth.creds_parts)
+
+    def read_file(path: str, what: str) -> bytearray:
+        seen.append(real_read(path, what))
+        return seen[-1]
+
+    def seed_from_text(raw: bytearray) -> bytearray:
+        seen.append(real_seed(raw))
+        return seen[-1]
+
+    def creds_parts(raw: bytearray) -> tuple[bytes, bytearray]:
+        jwt, seed = real_creds(raw)
+        seen.append(seed)
+        return jwt, seed
+
+    monkeypatch.setattr(natsync.auth, "_read_file", read_file)
+    monkeypatch.setattr(natsync.auth, "_seed_from_text", seed_from_text)
+    monkeypatch.setattr(natsync.auth, "creds_parts", creds_parts)
+    return seen
+
+
+def assert_wiped(buffers: list[bytearray], count: int) -> None:
+    assert len(buffers) == count
+    for buf in buffers:
+        assert len(buf) > 0 and not any(buf), "a buffer that held a seed was not wiped"
+
+
+def test_seed_file_buffers_are_wiped(nkey_server: NatsServer, nkey_user: jh.Keys,
+                                     tmp_path: Path, secret_buffers: list[bytearray]) -> None:
     """The bytearrays holding the seed file and the seed are zeroed once the nonce is signed."""
     seed_file = tmp_path / "user.nk"
     seed_file.write_bytes(b"# key\n" + nkey_user.seed + b"\n")
-    file_buffers: list[bytearray] = []
-    seeds: list[bytearray] = []
-    real_read, real_sign = natsync.auth._read_file, natsync.auth.sign_nonce
-
-    def read_file(path: str, what: str) -> bytearray:
-        buf = real_read(path, what)
-        assert nkey_user.seed in buf
-        file_buffers.append(buf)
-        return buf
-
-    def sign_nonce(seed: bytearray, nonce: str) -> tuple[str, str]:
-        seeds.append(seed)
-        return real_sign(seed, nonce)
-
-    monkeypatch.setattr(natsync.auth, "_read_file", read_file)
-    monkeypatch.setattr(natsync.auth, "sign_nonce", sign_nonce)
     with natsync.connect(nkey_server.url, nkeys_seed=str(seed_file)) as nc:
         roundtrip(nc)
-    assert file_buffers and seeds
-    for buf in file_buffers + seeds:
-        assert len(buf) > 0 and not any(buf), "a seed buffer was not wiped"
+    assert_wiped(secret_buffers, 2)  # the file, the seed
+
+
+@pytest.mark.parametrize("form", ["creds", "tuple-of-creds"])
+def test_creds_buffers_are_wiped(jwt_server: NatsServer, op: jh.Decentralized, tmp_path: Path,
+                                 secret_buffers: list[bytearray], form: str) -> None:
+    creds = jh.write_creds(tmp_path / "user.creds", op.user_jwt, op.user.seed)
+    value: Any = creds if form == "creds" else (creds, creds)
+    with natsync.connect(jwt_server.url, user_credentials=value) as nc:
+        roundtrip(nc)
+    assert_wiped(secret_buffers, 2 if form == "creds" else 3)
+
+
+def test_seed_wiped_when_jwt_callback_fails(jwt_server: NatsServer, op: jh.Decentralized,
+                                           tmp_path: Path,
+                                           secret_buffers: list[bytearray]) -> None:
+    creds = jh.write_creds(tmp_path / "user.creds", op.user_jwt, op.user.seed)
+
+    def broken() -> str:
+        raise RuntimeError("secret store unavailable")
+
+    with pytest.raises(RuntimeError, match="secret store unavailable"):
+        natsync.connect(jwt_server.url, user_credentials=creds, user_jwt_cb=broken)
+    assert_wiped(secret_buffers, 2)
+    assert not natsync_threads()
+
+
+def test_seed_wiped_when_signature_callback_used(jwt_server: NatsServer, op: jh.Decentralized,
+                                                tmp_path: Path,
+                                                secret_buffers: list[bytearray]) -> None:
+    """signature_cb signs instead of the seed from the .creds file, which is wiped unused."""
+    creds = jh.write_creds(tmp_path / "user.creds", op.user_jwt, op.user.seed)
+    calls: list[str] = []
+
+    def sign(nonce: str) -> bytes:
+        calls.append(nonce)
+        return base64.urlsafe_b64encode(op.user.sign(nonce.encode())).rstrip(b"=")
+
+    with natsync.connect(jwt_server.url, user_credentials=creds, signature_cb=sign) as nc:
+        roundtrip(nc)
+    assert calls
+    assert_wiped(secret_buffers, 2)
+
+
+def test_credentials_files_are_read_at_each_handshake(jwt_server: NatsServer,
+                                                      op: jh.Decentralized,
+                                                      tmp_path: Path) -> None:
+    """A .creds file replaced on disk is used by the next connection."""
+    path = tmp_path / "user.creds"
+    rogue = jh.user_jwt(jh.new_keys("account"), op.user)
+    jh.write_creds(path, rogue, op.user.seed)
+    refused(AuthorizationError, jwt_server.url, user_credentials=str(path))
+    jh.write_creds(path, op.user_jwt, op.user.seed)
+    with natsync.connect(jwt_server.url, user_credentials=str(path)) as nc:
+        roundtrip(nc)
 
 
 # --------------------------------------------------------------------------- JWT / .creds
@@ -548,6 +616,17 @@ def test_mutual_tls_with_untrusted_client_cert(mtls_server: NatsServer, pki: PKI
     ctx.load_cert_chain(str(path))
     err = refused(SecureConnFailedError, mtls_server.url, tls=ctx)
     assert "certificate" in str(err)
+
+
+def test_tls_handshake_first_with_fallback(pki: PKI) -> None:
+    """handshake_first: "300ms" serves both kinds of client."""
+    config = {"tls": {"cert_file": pki.cert, "key_file": pki.key, "handshake_first": "300ms"}}
+    with NatsServer(config=config) as srv:
+        with natsync.connect(srv.url, tls=pki.context(), tls_handshake_first=True) as nc:
+            roundtrip(nc)
+        with natsync.connect(srv.url, tls=pki.context()) as nc:
+            assert isinstance(nc._sock, ssl.SSLSocket)
+            roundtrip(nc)
 
 
 def test_tls_handshake_first(handshake_first_server: NatsServer, pki: PKI) -> None:

@@ -357,3 +357,11 @@ def test_wait_before_after_an_attempt() -> None:
     assert all(1.5 < d <= 3.0 for d in with_jitter)
     srv.last_attempt = time.monotonic() - 10
     assert wait_before(srv, 2.0, 1.0) == 0.0
+
+
+def test_discovered_servers_inherit_url_credentials() -> None:
+    p = ServerPool([parse_url("nats://alice:pw@a:1")], randomize=False)
+    p.add_discovered(["b:1"], "nats", False)
+    found = [s for s in p if s.hostport == "b:1"][0]
+    assert (found.user, found.password, found.discovered) == ("alice", "pw", True)
+    assert "pw" not in found.url and "pw" not in repr(found)
