@@ -260,7 +260,7 @@ def test_unsubscribe_with_limit(client: natsync.Client) -> None:
     client.publish("later", b"1")
     client.flush()
     sub.unsubscribe(limit=3)
-    for i in range(5):
+    for _ in range(5):
         client.publish("later", b"x")
     client.flush()
     assert len(list(sub)) == 3

@@ -44,6 +44,7 @@ __all__ = [
     "ConsumerConfig",
     "ConsumerInfo",
     "ConsumerPause",
+    "ConsumerPauseInfo",
     "DeliverPolicy",
     "DiscardPolicy",
     "ExternalStream",
@@ -87,7 +88,8 @@ _B = TypeVar("_B", bound="Base")
 _UTC = _dt.timezone.utc
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z",
+    re.ASCII,
 )
 
 
@@ -201,7 +203,7 @@ def _plan(cls: type[Base]) -> _Plan:
         return plan
     hints = typing.get_type_hints(cls)
     plan = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name == "extra":
             continue
         tp = _unwrap_optional(hints[f.name])
@@ -304,14 +306,17 @@ class Base:
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in resp.items():
-            name = wire_to_py.get(key, key)
+            # A renamed field's Python name is not a wire key.
+            name = wire_to_py.get(key, "" if key in cls._renames else key)
             conv = plan.get(name)
-            if conv is None or (name != key) is False and key in cls._renames:
+            if conv is None:
                 if key not in cls._ignored:
                     extra[key] = _copy_json(value)
                 continue
-            kwargs[name] = _decode(conv[0], conv[1], value)
-        return cls(**kwargs, extra=extra)
+            if value is not None:  # JSON null: the field keeps its default
+                kwargs[name] = _decode(conv[0], conv[1], value)
+        kwargs["extra"] = extra
+        return cls(**kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict for a request: None fields omitted, `extra` merged back in."""
@@ -781,6 +786,9 @@ class ConsumerPause(Base):
     extra: Dict[str, Any] = _extra()
 
 
+ConsumerPauseInfo = ConsumerPause
+
+
 # --------------------------------------------------------------------------- publish and messages
 
 
@@ -803,6 +811,10 @@ class PubAck(Base):
     batch_id: Optional[str] = None
     batch_size: Optional[int] = None
     extra: Dict[str, Any] = _extra()
+
+
+_DIRECT_HEADERS = frozenset({"nats-stream", "nats-subject", "nats-sequence", "nats-time-stamp",
+                            "nats-last-sequence", "nats-num-pending"})
 
 
 @dataclass(repr=False)
@@ -830,7 +842,7 @@ class RawStreamMsg(Base):
         return self.headers
 
     @classmethod
-    def from_response(cls, resp: Mapping[str, Any]) -> RawStreamMsg:
+    def from_response(cls: type[_R], resp: Mapping[str, Any]) -> _R:
         """Build from a STREAM.MSG.GET answer or its "message" object."""
         inner = resp.get("message")
         if isinstance(inner, Mapping) and "seq" not in resp:
@@ -850,16 +862,25 @@ class RawStreamMsg(Base):
         return msg
 
     @classmethod
-    def from_direct(cls, headers: Optional[Headers], data: bytes) -> RawStreamMsg:
-        """Build from a direct get reply (headers Nats-Stream, Nats-Subject, Nats-Sequence,
-        Nats-Time-Stamp); `headers` is kept as received."""
+    def from_direct(cls: type[_R], headers: Optional[Headers], data: bytes) -> _R:
+        """Build from a Direct Get reply.
+
+        The Nats-Stream, Nats-Subject, Nats-Sequence, Nats-Time-Stamp (and
+        Nats-Last-Sequence, Nats-Num-Pending) headers describe the message and are
+        taken out; the remaining ones are the message's own `headers`/`hdrs`.
+        """
         h = headers if headers is not None else Headers()
         seq = h.get("Nats-Sequence", "")
         stamp = h.get("Nats-Time-Stamp")
+        own = Headers()
+        for name, value in h.items_all():
+            if name.lower() not in _DIRECT_HEADERS:
+                own.add(name, value)
         return cls(subject=h.get("Nats-Subject", ""),
-                   seq=int(seq) if seq.isdigit() else 0,
+                   seq=int(seq) if seq.isascii() and seq.isdigit() else 0,
                    data=data,
-                   headers=headers,
+                   hdrs=own.encode() if len(own) else None,
+                   headers=own if len(own) else None,
                    time=_dec_time(stamp) if stamp else None,
                    stream=h.get("Nats-Stream"))
 
@@ -879,6 +900,9 @@ class RawStreamMsg(Base):
         if self.stream is not None:
             out["stream"] = self.stream
         return out
+
+
+_R = TypeVar("_R", bound=RawStreamMsg)
 
 
 def _b64decode(value: Any) -> bytes:

@@ -26,7 +26,7 @@ from ..nuid import next_nuid
 from ..subscription import Subscription
 from . import api
 from .errors import ConsumerDeletedError, HeartbeatMissedError, NotFoundError
-from .pull import PullSubscription, pull_request, server_expiry
+from .pull import PullSubscription, pull_request
 
 if TYPE_CHECKING:
     from .manager import JetStreamManager
@@ -311,6 +311,8 @@ class OrderedConsumer(Consumer):
         self._inactive = inactive_threshold
         self._stream_seq = 0  # last stream sequence handed to the user
         self._consumer_seq = 0  # last consumer sequence seen on the current consumer
+        self._jsm = jsm
+        self.stream = stream
         super().__init__(jsm, stream, self._create())
 
     def _config(self) -> api.ConsumerConfig:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import json
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from ..errors import NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
-from ..headers import Headers
 from . import api
-from .errors import APIError, MsgNotFoundError, NoStreamResponseError, NotFoundError, ServiceUnavailableError
+from .errors import (
+    APIError,
+    MsgNotFoundError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -31,7 +35,7 @@ def _config(cls: Any, config: Any, params: dict[str, Any]) -> Any:
     if config is None:
         return cls(**params)
     if isinstance(config, dict):
-        return cls.from_response({**config}).evolve(**params) if params else cls.from_response(config)
+        return cls(**{**config, **params})
     return config.evolve(**params) if params else config
 
 
@@ -214,7 +218,7 @@ class JetStreamManager:
             raise APIError(code=h.status, description=h.description or "direct get failed")
         if h is None or "Nats-Sequence" not in h:
             raise APIError(description="direct get reply without Nats-Sequence header")
-        return raw_from_direct(msg.data, h)
+        return api.RawStreamMsg.from_direct(h, msg.data)
 
     def delete_msg(self, stream_name: str, seq: int) -> bool:
         """Delete one message (erasing its content)."""
@@ -233,8 +237,9 @@ class JetStreamManager:
         if name:
             _check_name(name, "consumer")
             subject = f"CONSUMER.CREATE.{stream}.{name}"
-            if cfg.filter_subject and not cfg.filter_subjects:
-                subject += f".{cfg.filter_subject}"
+            filt = cfg.filter_subject
+            if filt and not cfg.filter_subjects and not ({"*", ">"} & set(filt.split("."))):
+                subject += f".{filt}"  # lets account permissions name the filter (ADR-37)
         else:
             subject = f"CONSUMER.CREATE.{stream}"
         resp = self._request(subject, {"stream_name": stream, "config": cfg.as_dict()},
@@ -282,8 +287,8 @@ class JetStreamManager:
         """Stop deliveries until `pause_until` (an aware datetime)."""
         if pause_until.tzinfo is None:
             raise ValueError("pause_until must be timezone-aware")
-        stamp = pause_until.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        resp = self._request(f"CONSUMER.PAUSE.{stream}.{consumer}", {"pause_until": stamp},
+        resp = self._request(f"CONSUMER.PAUSE.{stream}.{consumer}",
+                             {"pause_until": api.format_time(pause_until)},
                              what=f"consumer {consumer!r} on stream {stream!r}")
         return api.ConsumerPauseInfo.from_response(resp)
 
@@ -292,24 +297,6 @@ class JetStreamManager:
         resp = self._request(f"CONSUMER.PAUSE.{stream}.{consumer}", {},
                              what=f"consumer {consumer!r} on stream {stream!r}")
         return api.ConsumerPauseInfo.from_response(resp)
-
-
-def raw_from_direct(data: bytes, h: Headers) -> api.RawStreamMsg:
-    """A RawStreamMsg from a Direct Get reply (the Nats-* headers describe the message)."""
-    user = Headers()
-    for k, v in h.items_all():
-        if k.lower() not in ("nats-stream", "nats-sequence", "nats-time-stamp", "nats-subject",
-                             "nats-last-sequence", "nats-num-pending"):
-            user.add(k, v)
-    raw_headers = user.encode() if len(user) else None
-    return api.RawStreamMsg.from_response({
-        "subject": h.get("Nats-Subject"),
-        "seq": int(h["Nats-Sequence"]),
-        "data": base64.b64encode(data).decode(),
-        "hdrs": base64.b64encode(raw_headers).decode() if raw_headers else None,
-        "time": h.get("Nats-Time-Stamp"),
-        "stream": h.get("Nats-Stream"),
-    })
 
 
 def _describe(req: dict[str, Any]) -> str:

@@ -1,0 +1,342 @@
+"""JetStream errors, named after nats-py's (`nats.js.errors`).
+
+`APIError.from_error(resp["error"])` turns the server's JSON error object
+(`{"code": 404, "err_code": 10059, "description": "stream not found"}`) into the
+most specific class: first by `err_code` (StreamNotFoundError, ...), then by the
+HTTP-like `code` (BadRequestError, NotFoundError, ServerError,
+ServiceUnavailableError), else APIError itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from .. import errors as _core
+from ..errors import MsgAlreadyAckdError, NotJSMessageError
+
+__all__ = [
+    "APIError",
+    "BadRequestError",
+    "ConsumerAlreadyExistsError",
+    "ConsumerDeletedError",
+    "ConsumerDoesNotExistError",
+    "ConsumerNameExistsError",
+    "ConsumerNotFoundError",
+    "Error",
+    "HeartbeatMissedError",
+    "JetStreamNotEnabledError",
+    "JetStreamNotEnabledForAccountError",
+    "MaxConsumersLimitError",
+    "MaxStreamsLimitError",
+    "MsgAlreadyAckdError",
+    "MsgNotFoundError",
+    "NoStreamResponseError",
+    "NotFoundError",
+    "NotJSMessageError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StatusError",
+    "StreamNameInUseError",
+    "StreamNotFoundError",
+    "StreamNotMatchError",
+    "StreamSubjectOverlapError",
+    "WrongLastMsgIDError",
+    "WrongLastSequenceError",
+    "raise_for_error",
+]
+
+
+class Error(_core.Error):
+    """Base class of the JetStream errors."""
+
+
+class APIError(Error):
+    """The JetStream API answered with an error.
+
+    `code` is HTTP-like (400, 404, 500, 503), `err_code` the server's own number
+    (10059 stream not found, ...), `description` its text. `what` optionally
+    names the object of the request ("stream 'ORDERS'"). `stream`/`seq` come
+    with publish errors, as in nats-py.
+    """
+
+    #: Defaults of a subclass made for one err_code (used when not given).
+    default_code: Optional[int] = None
+    default_err_code: Optional[int] = None
+    default_description: str = ""
+
+    def __init__(self, code: Optional[int] = None, description: Optional[str] = None,
+                 err_code: Optional[int] = None, stream: Optional[str] = None,
+                 seq: Optional[int] = None, what: str = "") -> None:
+        self.code = code if code is not None else self.default_code
+        self.err_code = err_code if err_code is not None else self.default_err_code
+        self.description = description if description is not None else self.default_description
+        self.stream = stream
+        self.seq = seq
+        self.what = what
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        text = f"nats: {self.description or 'JetStream API error'}"
+        if self.what:
+            text += f": {self.what}"
+        details = []
+        if self.code is not None:
+            details.append(f"code {self.code}")
+        if self.err_code is not None:
+            details.append(f"err_code {self.err_code}")
+        if details:
+            text += f" ({', '.join(details)})"
+        return text
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(code={self.code!r}, err_code={self.err_code!r}, "
+                f"description={self.description!r})")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.code, self.description, self.err_code, self.stream,
+                             self.seq, self.what))
+
+    @classmethod
+    def from_error(cls, err: Mapping[str, Any], what: str = "") -> APIError:
+        """The most specific APIError for the server's JSON error object."""
+        code = _int_or_none(err.get("code"))
+        err_code = _int_or_none(err.get("err_code"))
+        description = err.get("description")
+        klass: type[APIError] = APIError
+        if err_code is not None and err_code in _BY_ERR_CODE:
+            klass = _BY_ERR_CODE[err_code]
+        elif code is not None and code in _BY_CODE:
+            klass = _BY_CODE[code]
+        return klass(code=code, err_code=err_code,
+                     description=str(description) if description is not None else None,
+                     what=what)
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def raise_for_error(resp: Mapping[str, Any], what: str = "") -> None:
+    """Raise the APIError that an API response carries in "error", if any."""
+    err = resp.get("error")
+    if err:
+        if isinstance(err, Mapping):
+            raise APIError.from_error(err, what)
+        raise APIError(description=str(err), what=what)
+
+
+# --- by HTTP-like code ----------------------------------------------------------------------
+
+
+class BadRequestError(APIError):
+    """Code 400: the request was refused."""
+
+    default_code = 400
+
+
+class NotFoundError(APIError):
+    """Code 404: the stream, consumer or message does not exist."""
+
+    default_code = 404
+
+
+class ServerError(APIError):
+    """Code 500: the server failed to carry out the request.
+
+    Not natsync.errors.ServerError (a protocol -ERR); this is a JetStream API error.
+    """
+
+    default_code = 500
+
+
+class ServiceUnavailableError(APIError):
+    """Code 503: JetStream is not available (not enabled, no leader, no resources)."""
+
+    default_code = 503
+
+
+# --- by err_code ----------------------------------------------------------------------------
+
+
+class StreamNotFoundError(NotFoundError):
+    """err_code 10059."""
+
+    default_err_code = 10059
+    default_description = "stream not found"
+
+
+class ConsumerNotFoundError(NotFoundError):
+    """err_code 10014."""
+
+    default_err_code = 10014
+    default_description = "consumer not found"
+
+
+class MsgNotFoundError(NotFoundError):
+    """err_code 10037: no message with that sequence or subject."""
+
+    default_err_code = 10037
+    default_description = "no message found"
+
+
+class StreamNameInUseError(BadRequestError):
+    """err_code 10058: a stream of that name exists with a different configuration."""
+
+    default_err_code = 10058
+    default_description = "stream name already in use with a different configuration"
+
+
+class StreamNotMatchError(BadRequestError):
+    """err_code 10060: the Nats-Expected-Stream header named another stream."""
+
+    default_err_code = 10060
+    default_description = "expected stream does not match"
+
+
+class StreamSubjectOverlapError(BadRequestError):
+    """err_code 10065: the subjects overlap with those of another stream."""
+
+    default_err_code = 10065
+    default_description = "subjects overlap with an existing stream"
+
+
+class WrongLastMsgIDError(BadRequestError):
+    """err_code 10070: Nats-Expected-Last-Msg-Id did not match."""
+
+    default_err_code = 10070
+    default_description = "wrong last msg ID"
+
+
+class WrongLastSequenceError(BadRequestError):
+    """err_code 10071: Nats-Expected-Last-Sequence (or -Subject-Sequence) did not match."""
+
+    default_err_code = 10071
+    default_description = "wrong last sequence"
+
+
+class ConsumerNameExistsError(BadRequestError):
+    """err_code 10013: a consumer of that name exists."""
+
+    default_err_code = 10013
+    default_description = "consumer name already in use"
+
+
+class ConsumerAlreadyExistsError(BadRequestError):
+    """err_code 10148: action "create" for a consumer that exists with another config."""
+
+    default_err_code = 10148
+    default_description = "consumer already exists"
+
+
+class ConsumerDoesNotExistError(BadRequestError):
+    """err_code 10149: action "update" for a consumer that does not exist."""
+
+    default_err_code = 10149
+    default_description = "consumer does not exist"
+
+
+class MaxConsumersLimitError(BadRequestError):
+    """err_code 10026: the stream or account allows no more consumers."""
+
+    default_err_code = 10026
+    default_description = "maximum consumers limit reached"
+
+
+class MaxStreamsLimitError(BadRequestError):
+    """err_code 10027: the account allows no more streams."""
+
+    default_err_code = 10027
+    default_description = "maximum number of streams reached"
+
+
+class JetStreamNotEnabledForAccountError(ServiceUnavailableError):
+    """err_code 10039."""
+
+    default_err_code = 10039
+    default_description = "JetStream not enabled for account"
+
+
+class JetStreamNotEnabledError(ServiceUnavailableError):
+    """err_code 10076."""
+
+    default_err_code = 10076
+    default_description = "JetStream not enabled"
+
+
+_BY_CODE: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    404: NotFoundError,
+    500: ServerError,
+    503: ServiceUnavailableError,
+}
+
+_BY_ERR_CODE: dict[int, type[APIError]] = {
+    klass.default_err_code: klass
+    for klass in (
+        StreamNotFoundError, ConsumerNotFoundError, MsgNotFoundError, StreamNameInUseError,
+        StreamNotMatchError, StreamSubjectOverlapError, WrongLastMsgIDError,
+        WrongLastSequenceError, ConsumerNameExistsError, ConsumerAlreadyExistsError,
+        ConsumerDoesNotExistError, MaxConsumersLimitError, MaxStreamsLimitError,
+        JetStreamNotEnabledForAccountError, JetStreamNotEnabledError,
+    )
+    if klass.default_err_code is not None
+}
+
+
+# --- client-side ----------------------------------------------------------------------------
+
+
+class NoStreamResponseError(Error):
+    """No answer from JetStream: the publish or API request timed out or had no responders."""
+
+    def __init__(self, message: str = "nats: no response from stream") -> None:
+        super().__init__(message)
+
+
+class StatusError(Error):
+    """A consumer delivered a status message the client did not expect."""
+
+    default_code = 0
+    default_description = ""
+
+    def __init__(self, code: Optional[int] = None, description: Optional[str] = None) -> None:
+        self.code = code if code is not None else self.default_code
+        self.description = description if description is not None else self.default_description
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        text = f"nats: unexpected status {self.code}"
+        return f"{text}: {self.description}" if self.description else text
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.code, self.description))
+
+
+class ConsumerDeletedError(StatusError):
+    """The consumer was deleted while a pull request or subscription was waiting (409)."""
+
+    default_code = 409
+    default_description = "Consumer Deleted"
+
+    def _text(self) -> str:
+        return f"nats: consumer deleted ({self.code} {self.description})"
+
+
+class HeartbeatMissedError(Error):
+    """A consumer with idle_heartbeat sent neither messages nor heartbeats in time."""
+
+    def __init__(self, message: str = "nats: missed consumer heartbeats") -> None:
+        super().__init__(message)
