@@ -364,6 +364,23 @@ def render_table(rows: List[List[str]]) -> str:
     return "\n".join(out)
 
 
+#: Modules each worker kind needs besides natsync's own dependencies.
+REQUIRES = {"natspy": ("nats",), "natspy-uvloop": ("nats", "uvloop")}
+
+
+def _missing_modules(clients: List[str]) -> Dict[str, str]:
+    """{client: first missing module} for clients that cannot run here."""
+    import importlib.util
+
+    missing: Dict[str, str] = {}
+    for kind in clients:
+        for module in REQUIRES.get(kind, ()):
+            if importlib.util.find_spec(module) is None:
+                missing[kind] = module
+                break
+    return missing
+
+
 def _loadavg() -> Optional[Tuple[float, float, float]]:
     try:
         return os.getloadavg()
@@ -407,6 +424,10 @@ def parent_main(args: argparse.Namespace) -> int:
         print(f"unknown client(s): {', '.join(bad)}; known: {', '.join(WORKERS)}",
               file=sys.stderr)
         return 2
+    missing = _missing_modules(clients)
+    for kind, module in missing.items():
+        print(f"note: skipping {kind}: module {module!r} is not installed", file=sys.stderr)
+    clients = [c for c in clients if c not in missing]
     repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
     params = {sc.name: sc.params(args.quick) for sc in selected}
     results: Dict[str, Dict[str, Dict[str, Any]]] = {}

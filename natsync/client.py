@@ -548,9 +548,8 @@ class Client:
         next_ping = time.monotonic() + interval
         while True:
             with self._out_lock:
-                while not self._out or self._sock is None:
-                    if self._stopping:
-                        self._sending = False
+                while not self._out or self._sock is None or self._sending:
+                    if self._stopping and not self._sending:
                         self._room_cond.notify_all()
                         return
                     self._flusher_idle = True
@@ -565,25 +564,52 @@ class Client:
                 self._sending = True
                 if self._room_waiters:
                     self._room_cond.notify_all()
-            sent = 0
-            try:
-                view = memoryview(data)
-                while sent < len(data):
-                    sent += sock.send(view[sent:])
-            except OSError as exc:
-                with self._out_lock:
-                    # What the kernel did not take (from the start of the frame it cut) goes
-                    # back in front of the buffer, to be sent after the reconnect.
-                    self._out[0:0] = data[frame_start(bytes(data), sent):]
-                self._lose_socket(sock, exc)
-            finally:
-                with self._out_lock:
-                    self._sending = False
-                    self._room_cond.notify_all()
+            self._send(sock, data)
             if time.monotonic() >= next_ping:
                 next_ping = time.monotonic() + interval
                 with self._out_lock:
                     self._ping_due()
+
+    def _send(self, sock: socket.socket, data: bytearray) -> None:
+        """Write `data` (the caller holds the `_sending` token); on failure put back what
+        the kernel did not take, from the start of the frame it cut, and drop the socket."""
+        sent = 0
+        try:
+            view = memoryview(data)
+            while sent < len(data):
+                sent += sock.send(view[sent:])
+        except OSError as exc:
+            with self._out_lock:
+                self._out[0:0] = data[frame_start(bytes(data), sent):]
+            self._lose_socket(sock, exc)
+        finally:
+            with self._out_lock:
+                self._sending = False
+                self._room_cond.notify_all()
+                if self._out and self._flusher_idle:
+                    self._data_cond.notify()
+
+    def _enqueue_now(self, frame: bytes, n: int) -> None:
+        """Like `_enqueue`, but write at once on this thread when nobody is writing.
+
+        Used by request() and respond(), where a hop to the flusher thread would add
+        latency; the `_sending` token keeps every write in buffer order.
+        """
+        with self._out_lock:
+            if len(self._out) >= self._pending_size:
+                self._wait_for_room()
+            self._out += frame
+            self._out_msgs += 1
+            self._out_bytes += n
+            sock = self._sock
+            if self._sending or sock is None:
+                if self._flusher_idle:
+                    self._data_cond.notify()
+                return
+            data = self._out
+            self._out = bytearray()
+            self._sending = True
+        self._send(sock, data)
 
     def _ping_due(self) -> None:
         """Send the periodic PING, or declare the connection stale. Holds `_out_lock`."""
@@ -654,6 +680,14 @@ class Client:
             self._out_bytes += n
             if self._flusher_idle:
                 self._data_cond.notify()
+
+    def _respond(self, reply: str, payload: bytes, headers: Optional[HeadersLike]) -> None:
+        """Publish a reply, written at once when the connection is idle (see _enqueue_now)."""
+        if self._state is CLOSED or self._forked:
+            self._check_usable()
+        if type(payload) is not bytes:
+            payload = _payload_bytes(payload)
+        self._enqueue_now(self._frame(publish_subject(reply), b"", payload, headers), len(payload))
 
     def _wait_for_room(self) -> None:
         """Block until the flusher has taken the buffer (holds `_out_lock`)."""
@@ -823,8 +857,8 @@ class Client:
         waiter = _Waiter()
         self._resp_map[token] = waiter
         try:
-            self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
-                                      headers), len(payload))
+            self._enqueue_now(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
+                                          headers), len(payload))
             if not waiter.wait(timeout):
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}")
         finally:

@@ -55,7 +55,7 @@ class Msg:
             raise NoReplySubjectError()
         if self._client is None:
             raise NoReplySubjectError("nats: message is not bound to a client")
-        self._client.publish(self.reply, data, headers=headers)
+        self._client._respond(self.reply, data, headers)
 
     # --- JetStream acknowledgements (ADR-15) ---------------------------------------------
 

@@ -268,8 +268,6 @@ class ServiceStats:
 
 
 Response = Union[PingInfo, ServiceInfo, ServiceStats]
-_BY_TYPE = {PING_RESPONSE_TYPE: PingInfo, INFO_RESPONSE_TYPE: ServiceInfo,
-            STATS_RESPONSE_TYPE: ServiceStats}
 
 
 def parse_response(payload: Union[bytes, str]) -> Response:
@@ -279,7 +277,10 @@ def parse_response(payload: Union[bytes, str]) -> Response:
     except ValueError as exc:
         raise InvalidResponseError(f"a monitoring response is not JSON: {exc}") from None
     kind = doc.get("type") if isinstance(doc, dict) else None
-    cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidResponseError(f"not a micro monitoring response (type {kind!r})")
-    return cls.from_dict(doc)
+    if kind == PING_RESPONSE_TYPE:
+        return PingInfo.from_dict(doc)
+    if kind == INFO_RESPONSE_TYPE:
+        return ServiceInfo.from_dict(doc)
+    if kind == STATS_RESPONSE_TYPE:
+        return ServiceStats.from_dict(doc)
+    raise InvalidResponseError(f"not a micro monitoring response (type {kind!r})")

@@ -125,3 +125,18 @@ class ServiceConfig:
         check_queue_group(self.queue_group)
         if self.stats_handler is not None and not callable(self.stats_handler):
             raise ConfigError(f"stats_handler must be callable, got {self.stats_handler!r}")
+
+
+def control_subject(verb: str, name: Optional[str] = None, id: Optional[str] = None,
+                    prefix: str = API_PREFIX) -> str:
+    """`$SRV.<VERB>`, `$SRV.<VERB>.<name>` or `$SRV.<VERB>.<name>.<id>`."""
+    if id is not None and name is None:
+        raise ConfigError("a service id needs the service name too")
+    parts = [prefix, verb.upper()]
+    if name is not None:
+        parts.append(check_name(name, "service"))
+    if id is not None:
+        if not isinstance(id, str) or not id or not NAME_RE.match(id):
+            raise ConfigError(f"invalid service id {id!r}")
+        parts.append(id)
+    return ".".join(parts)

@@ -79,7 +79,7 @@ class Endpoint:
         waiting for itself would only end at the deadline.
         """
         if self._pool is not None and getattr(_worker, "endpoint", None) is self:
-            threading.Thread(target=self._stop, args=(deadline,), daemon=True,
+            threading.Thread(target=self._stop_in_background, args=(deadline,), daemon=True,
                              name=f"natsync-micro-stop-{self.name}").start()
             return
         sub = self._sub
@@ -91,6 +91,13 @@ class Endpoint:
         finally:
             if self._pool is not None:
                 self._stop_pool(deadline)
+
+    def _stop_in_background(self, deadline: float) -> None:
+        """`_stop()` on a thread of its own; a failure can only be logged there."""
+        try:
+            self._stop(deadline)
+        except Exception as exc:
+            log.warning("natsync.micro: stopping endpoint %r: %s", self.name, exc)
 
     def _stop_pool(self, deadline: float) -> None:
         """Wait for every busy worker (by taking all the slots), then end the pool."""
@@ -132,8 +139,7 @@ class Endpoint:
 
     def _handle(self, msg: Msg) -> None:
         """Run the handler; an exception becomes an error reply; record the statistics."""
-        req = Request(msg)
-        start = time.perf_counter_ns()
+        req = Request(msg, self._record)
         try:
             self._handler(req)
         except HandlerError as exc:
@@ -143,11 +149,17 @@ class Endpoint:
             log.error("natsync.micro: handler of endpoint %r failed on %r", self.name,
                       msg.subject, exc_info=True)
             self._answer_error(req, "500", description, b"", None)
-        elapsed = time.perf_counter_ns() - start
+        self._record(req)
+
+    def _record(self, req: Request) -> None:
+        """Count a request once (at its reply, or when the handler returns), and its error."""
         with self._lock:
-            self._num_requests += 1
-            self._processing_time += elapsed
-            if req._error is not None:
+            if not req._counted:
+                req._counted = True
+                self._num_requests += 1
+                self._processing_time += time.perf_counter_ns() - req._start
+            if req._error is not None and not req._error_counted:
+                req._error_counted = True
                 self._num_errors += 1
                 self._last_error = req._error
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+import time
+from typing import Callable, Optional, Union
 
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
@@ -15,12 +16,23 @@ ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 class Request:
     """A request to an endpoint: read `data`/`headers`, answer with `respond()` or `respond_error()`."""
 
-    __slots__ = ("msg", "_error", "_responded")
+    __slots__ = ("msg", "_error", "_responded", "_record", "_start", "_counted",
+                 "_error_counted")
 
-    def __init__(self, msg: Msg) -> None:
+    def __init__(self, msg: Msg, record: Optional[Callable[[Request], None]] = None) -> None:
         self.msg = msg
         self._error: Optional[str] = None
         self._responded = False
+        # The endpoint's statistics hook, called just before the reply is written so a
+        # caller holding the reply always finds its request counted.
+        self._record = record
+        self._start = time.perf_counter_ns()
+        self._counted = False
+        self._error_counted = False
+
+    def _count(self) -> None:
+        if self._record is not None:
+            self._record(self)
 
     @property
     def data(self) -> bytes:
@@ -53,12 +65,20 @@ class Request:
         A failure to send (no reply subject, closed connection...) is raised and also
         counted as this request's error, as nats.go does.
         """
+        self._send(data, headers)
+
+    def _send(self, data: bytes, headers: Optional[HeadersLike]) -> None:
+        """Count the request, mark it answered, then write the reply (in that order, so
+        whoever holds the reply finds both already true)."""
+        self._count()
+        self._responded = True
         try:
             self.msg.respond(data, headers=headers)
         except Exception as exc:
+            self._responded = False
             self._error = f"failed to respond to request: {exc}"
+            self._count()
             raise
-        self._responded = True
 
     def respond_error(self, code: Union[int, str], description: str, data: bytes = b"",
                       headers: Optional[HeadersLike] = None) -> None:
@@ -76,13 +96,8 @@ class Request:
         h = Headers(headers)
         h[ERROR_HEADER] = description
         h[ERROR_CODE_HEADER] = code
-        try:
-            self.msg.respond(data, headers=h)
-        except Exception as exc:
-            self._error = f"failed to respond to request: {exc}"
-            raise
-        self._responded = True
         self._error = f"{code}:{description}"
+        self._send(data, h)
 
     def __repr__(self) -> str:
         return f"<Request subject={self.subject!r} reply={self.reply!r} size={len(self.data)}>"
