@@ -344,6 +344,8 @@ class Client:
         """
         subs = self._subs
         batch: Optional[dict[Subscription, list[Msg]]] = None
+        last: Optional[Subscription] = None  # consecutive messages usually share a sub
+        group: list[Msg] = []
         nmsgs = nbytes = 0
         for ev in events:
             if ev[0] == MSG:
@@ -357,18 +359,20 @@ class Client:
                         self._deliver_reply(ev)
                     continue
                 msg = Msg(self, ev[2], ev[3], payload, ev[5])
+                if sub is last:
+                    group.append(msg)
+                    continue
                 if batch is None:
-                    batch = {sub: [msg]}
-                else:
-                    msgs = batch.get(sub)
-                    if msgs is None:
-                        batch[sub] = [msg]
-                    else:
-                        msgs.append(msg)
+                    batch = {}
+                found = batch.get(sub)
+                if found is None:
+                    found = batch[sub] = []
+                found.append(msg)
+                last, group = sub, found
             else:
                 if batch is not None:
                     self._deliver_batch(batch)
-                    batch = None
+                    batch = last = None
                 self._control(ev)
         if nmsgs:
             self._in_msgs += nmsgs
