@@ -79,9 +79,42 @@ def core_tour(url: str, say: Say) -> None:
         f"(state {nc.state}).")
 
 
+def jetstream_tour(url: str, say: Say) -> None:
+    """Streams, acknowledged publishing, a pull consumer and an ordered replay."""
+    with natsync.connect(url, name="natsync-tour-js") as nc:
+        js = nc.jetstream()
+        if "TOUR" in js.stream_names():
+            js.delete_stream("TOUR")
+        js.add_stream(name="TOUR", subjects=["tour.orders.>"])
+        ack = js.publish("tour.orders.1", b"coffee", msg_id="order-1")
+        dup = js.publish("tour.orders.1", b"coffee", msg_id="order-1")
+        say(f"JetStream: stored an order as sequence {ack.seq} of stream {ack.stream}; "
+            f"publishing it again with the same msg_id was recognised as a duplicate "
+            f"({dup.duplicate}).")
+        futures = [js.publish_async("tour.orders.%d" % i, b"tea") for i in range(2, 101)]
+        js.publish_async_completed(timeout=10)
+        say(f"JetStream: 99 more orders published asynchronously; the last got sequence "
+            f"{futures[-1].result().seq}.")
+        psub = js.pull_subscribe("tour.orders.>", durable="kitchen")
+        batch = psub.fetch(batch=40, timeout=2)
+        for msg in batch:
+            msg.ack()
+        say(f"JetStream: the kitchen fetched {len(batch)} orders and acknowledged them; "
+            f"{psub.consumer_info().num_pending} wait for the next fetch.")
+        count = 0
+        with js.stream("TOUR").ordered_consumer().messages() as replay:
+            for msg in replay:
+                count += 1
+                if msg.metadata.num_pending == 0:
+                    break
+        say(f"JetStream: an ordered consumer replayed all {count} stored orders in order.")
+        js.delete_stream("TOUR")
+
+
 def run(url: str, say: Say = print) -> None:
     """Run every part of the tour against the server at `url`."""
     core_tour(url, say)
+    jetstream_tour(url, say)
 
 
 def main() -> int:

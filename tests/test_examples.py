@@ -28,7 +28,10 @@ def test_tour_runs_against_a_given_server(nats_server: NatsServer) -> None:
     assert out.returncode == 0, out.stderr
     for phrase in ("Publish/subscribe: received 'Hello, Joe!'", "Queue group: 100 jobs",
                    "Request/reply", "Headers: content-type=application/json",
-                   "No responders", "Drained: the callback handled all 50 messages"):
+                   "No responders", "Drained: the callback handled all 50 messages",
+                   "recognised as a duplicate (True)", "the last got sequence 100",
+                   "the kitchen fetched 40 orders", "60 wait for the next fetch",
+                   "replayed all 100 stored orders in order"):
         assert phrase in out.stdout
 
 
@@ -178,3 +181,24 @@ def test_resilient_worker_rides_through_an_outage() -> None:
     assert out.stdout.count("Worker answers: resized") == 2
     assert "Audit got: published while the server was away" in out.stdout
     assert "Worker saw: disconnected, reconnected (reconnects: 1)" in out.stdout
+
+
+def _run_example(name: str, url: str) -> str:
+    env = dict(os.environ, NATS_URL=url)
+    out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_js_work_queue_cron(nats_server: NatsServer) -> None:
+    out = _run_example("js_work_queue.py", nats_server.url)
+    assert "Cron run 1 processed 25 jobs (1 after a retry)." in out
+    assert "Cron run 2 processed 0 jobs (0 after a retry)." in out
+    assert "Jobs left in the queue: 0." in out
+
+
+def test_ordered_replay_notebook(nats_server: NatsServer) -> None:
+    out = _run_example("ordered_replay.py", nats_server.url)
+    assert "Replayed 60 readings in order: sequences 1..60, strictly increasing: True" in out
+    assert "room1 from sequence 30: 10 readings" in out
