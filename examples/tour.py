@@ -91,7 +91,7 @@ def jetstream_tour(url: str, say: Say) -> None:
         say(f"JetStream: stored an order as sequence {ack.seq} of stream {ack.stream}; "
             f"publishing it again with the same msg_id was recognised as a duplicate "
             f"({dup.duplicate}).")
-        futures = [js.publish_async("tour.orders.%d" % i, b"tea") for i in range(2, 101)]
+        futures = [js.publish_async(f"tour.orders.{i}", b"tea") for i in range(2, 101)]
         js.publish_async_completed(timeout=10)
         say(f"JetStream: 99 more orders published asynchronously; the last got sequence "
             f"{futures[-1].result().seq}.")
