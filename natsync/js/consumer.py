@@ -19,7 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
-from ..errors import ConnectionClosedError
+from ..errors import BadSubscriptionError, ConnectionClosedError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..nuid import next_nuid
@@ -97,8 +97,8 @@ class MessageStream:
                     if time.monotonic() - self._last_activity >= self._heartbeat * 2:
                         self._heartbeat_missed()
                     continue
-                except ConnectionClosedError:
-                    if self._stopped:
+                except (ConnectionClosedError, BadSubscriptionError):
+                    if self._stopped:  # stop() from another thread ends the iteration
                         return None
                     raise
                 self._last_activity = time.monotonic()
@@ -149,9 +149,11 @@ class MessageStream:
         if status == 404:
             self._due = 0
             return
-        if status == 503:  # no responders: JetStream is not (yet) there
+        if status == 503:  # no responders: JetStream is not (yet) there, or the consumer is gone
             self._due = 0
-            time.sleep(RETRY_WAIT)
+            gone = h is not None and h.get("Nats-Subject") == self._consumer._next_subject
+            if not (gone and self._consumer._recreate_on_loss()):  # e.g. inactive_threshold
+                time.sleep(RETRY_WAIT)
             return
         log.warning("natsync: unexpected status %s from consumer %r", status,
                     self._consumer.name)

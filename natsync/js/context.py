@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..headers import HeadersLike
+from ..obs.manager import ObjectStoreManager
 from ..subjects import check_queue, check_subject
 from . import api
 from .consumer import Stream
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 DEFAULT_ORDERED_HEARTBEAT = 5.0
 
 
-class JetStreamContext(JetStreamManager):
-    """`nc.jetstream()`: publish with acks, subscribe (push, pull, ordered) and manage."""
+class JetStreamContext(ObjectStoreManager, JetStreamManager):
+    """`nc.jetstream()`: publish with acks, subscribe (push, pull, ordered), manage streams,
+    and open Key-Value and Object Store buckets."""
 
     def __init__(self, nc: Client, prefix: str = DEFAULT_PREFIX, domain: Optional[str] = None,
                  timeout: float = 5.0, publish_async_max_pending: int = 4000) -> None:

@@ -1,0 +1,31 @@
+"""examples/upload_app.py runs against a real server and says what it should."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from natsync.testing import NatsServer
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "upload_app.py"
+
+def test_upload_app_example(nats_server: NatsServer) -> None:
+    env = dict(os.environ, NATS_URL=nats_server.url)
+    out = subprocess.run([sys.executable, str(EXAMPLE)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for phrase in (f"Using your server at {nats_server.url}",
+                   "Serving the upload app at http://127.0.0.1:",
+                   "POST /files/holiday/beach.jpg (3145851 bytes): 201, stored in 25 chunks "
+                   "with digest SHA-256=",
+                   "POST /files/notes.txt: 201",
+                   "GET /files/holiday/beach.jpg: 200, 3145851 bytes, image/jpeg, "
+                   "identical to the upload: True",
+                   "GET /files/notes.txt: 200, 'Grüße 👋\\n'",
+                   "GET /files: [('holiday/beach.jpg', 3145851), ('notes.txt', 13)]",
+                   "DELETE /files/notes.txt: 200",
+                   "GET /files/notes.txt after the delete: 404 no file 'notes.txt'",
+                   "Deleted the demo's bucket 'uploads'.",
+                   "Closed the connection."):
+        assert phrase in out.stdout, f"{phrase!r} not in:\n{out.stdout}"
