@@ -16,6 +16,7 @@ published while disconnected) atomically with respect to publishers.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import os
@@ -25,11 +26,14 @@ import threading
 import time
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from .connection import Connection, max_payload_of, open_connection
+from .debuglog import trace_received, trace_sent
 from .errors import (
     AuthorizationError,
+    BadArgumentError,
     BadSubscriptionError,
     BadTimeoutError,
     ConnectionClosedError,
@@ -316,6 +320,7 @@ class Client:
         """Read and process until the connection fails; return why it did."""
         sock = conn.sock
         feed = conn.parser.feed
+        debug = self.options.debug
         try:
             if conn.leftover:
                 self._process(conn.leftover)
@@ -324,7 +329,10 @@ class Client:
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     return self._lost_error or UnexpectedEOF()
-                self._process(feed(data))
+                events = feed(data)
+                if debug:
+                    trace_received(events)
+                self._process(events)
                 if self._lost_error is not None:
                     return self._lost_error
         except ProtocolError as exc:
@@ -438,13 +446,19 @@ class Client:
 
     def _on_info(self, info: dict[str, Any], initial: bool) -> None:
         """Learn cluster members and lame-duck notices from INFO."""
-        urls = info.get("connect_urls") or []
-        if urls and not self.options.ignore_discovered_servers:
+        urls = info.get("connect_urls")
+        if isinstance(urls, list) and not self.options.ignore_discovered_servers:
             scheme = self._server.scheme if self._server is not None else "nats"
             with self._out_lock:
                 added = self._pool.add_discovered(urls, scheme, not self.options.dont_randomize)
-            if added and not initial and self.options.discovered_server_cb is not None:
-                self._schedule(self.options.discovered_server_cb)
+                deleted = self._pool.drop_discovered(urls, self._server) if urls else []
+            cb = self.options.discovered_server_cb
+            if (added or deleted) and not initial and cb is not None:
+                change = ServersChanged(added=added, deleted=deleted)
+                if _takes_argument(cb):
+                    self._schedule(cb, change)
+                else:
+                    self._schedule(cb)
         if info.get("ldm"):
             if self.options.lame_duck_mode_cb is not None:
                 self._schedule(self.options.lame_duck_mode_cb)
@@ -578,6 +592,8 @@ class Client:
         """Write `data` (the caller holds the `_sending` token); on failure put back what
         the kernel did not take, from the start of the frame it cut, and drop the socket."""
         sent = 0
+        if self.options.debug:
+            trace_sent(bytes(data))
         try:
             view = memoryview(data)
             while sent < len(data):
@@ -844,18 +860,33 @@ class Client:
         return str(next(self._resp_token))
 
     def request(self, subject: str, payload: bytes = b"", timeout: float = 0.5,
-                headers: Optional[HeadersLike] = None) -> Msg:
+                headers: Optional[HeadersLike] = None, no_mux: bool = False,
+                reply: Optional[str] = None) -> Msg:
         """Publish a request and wait up to `timeout` seconds for the first reply.
 
         Raises NoRespondersError at once when nobody is subscribed, TimeoutError when
-        no reply comes in time.
+        no reply comes in time. Replies normally arrive on one shared inbox subscription;
+        `no_mux=True` subscribes a dedicated inbox (or `reply`, which needs no_mux) for
+        this request alone, for accounts that may only receive on certain subjects.
         """
         if self._state is not CONNECTED or self._forked:
             self._check_requestable()
         _check_timeout(timeout)
+        if reply is not None and not no_mux:
+            raise BadArgumentError("request(): reply= can only be used with no_mux=True")
         subj = publish_subject(subject)
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
+        if no_mux:
+            msg = self._request_no_mux(subj, subject, payload, timeout, headers, reply)
+        else:
+            msg = self._request_mux(subj, subject, payload, timeout, headers)
+        if msg.headers is not None and msg.headers.status == 503 and not msg.data:
+            raise NoRespondersError(subject)
+        return msg
+
+    def _request_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
+                     headers: Optional[HeadersLike]) -> Msg:
         self._ensure_mux()
         token = self._new_token()
         waiter = _Waiter()
@@ -869,10 +900,23 @@ class Client:
             self._resp_map.pop(token, None)
         if waiter.error is not None:
             raise waiter.error
-        msg: Msg = waiter.value
-        if msg.headers is not None and msg.headers.status == 503 and not msg.data:
-            raise NoRespondersError(subject)
-        return msg
+        result: Msg = waiter.value
+        return result
+
+    def _request_no_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
+                        headers: Optional[HeadersLike], reply: Optional[str]) -> Msg:
+        inbox = reply if reply is not None else self.new_inbox()
+        check_subject(inbox, what="reply subject")
+        sub = self.subscribe(inbox, max_msgs=1)
+        try:
+            self._enqueue_now(self._frame(subj, inbox.encode(), payload, headers), len(payload))
+            try:
+                return sub.next_msg(timeout)
+            except TimeoutError:
+                raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}") from None
+        finally:
+            if sub.is_valid and not self.is_closed:
+                sub.unsubscribe()
 
     def request_many(self, subject: str, payload: bytes = b"", timeout: float = 1.0,
                      max_msgs: Optional[int] = None, stall: Optional[float] = None,
@@ -1194,6 +1238,25 @@ class Client:
     def __repr__(self) -> str:
         url = self.connected_url or "-"
         return f"<natsync.Client {self._state} {url} subs={len(self._subs)}>"
+
+
+@dataclass(frozen=True)
+class ServersChanged:
+    """What a cluster update changed in the pool (`host:port` of each server)."""
+
+    added: list[str]
+    deleted: list[str]
+
+
+def _takes_argument(fn: Callable[..., Any]) -> bool:
+    """Whether a callback accepts one positional argument (nats-py's take none)."""
+    try:
+        inspect.signature(fn).bind(None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature available (some builtins): be conservative
+        return False
+    return True
 
 
 class _ConnectionEnded(Exception):

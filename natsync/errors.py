@@ -139,6 +139,10 @@ class MaxPayloadError(Error, ValueError):
     """The message is larger than the server's `max_payload`."""
 
 
+class BadArgumentError(Error, ValueError):
+    """An argument is not valid for the call (or not in combination with another)."""
+
+
 class BadTimeoutError(Error, ValueError):
     """A timeout argument is not a positive number."""
 
@@ -223,3 +227,7 @@ def _permission_parts(message: str) -> tuple[str, str]:
             subject = words[idx + 1].strip('"\'')
     return operation, subject
 
+
+
+class WebSocketError(ProtocolError):
+    """A ws:// or wss:// server refused the websocket upgrade or broke RFC 6455 framing."""

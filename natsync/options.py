@@ -57,6 +57,7 @@ class Options:
     ignore_discovered_servers: bool = False
     ignore_auth_error_abort: bool = False
     max_control_line: int = 64 * 1024
+    debug: bool = False
 
     def __repr__(self) -> str:
         secret = {"password", "token", "nkeys_seed_str", "user_credentials", "nkeys_seed"}

@@ -1,0 +1,105 @@
+"""Options from the nats.js seed docs: no_mux requests, cluster change notices, debug traces."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+import pytest
+
+import natsync
+from natsync.errors import BadArgumentError, NoRespondersError, TimeoutError
+from natsync.testing import NatsCluster, NatsServer
+
+from .conftest import wait_for
+
+Connect = Callable[..., natsync.Client]
+
+
+def test_request_no_mux_uses_its_own_inbox(connect: Connect) -> None:
+    responder = connect()
+    seen: list[str] = []
+
+    def answer(m: natsync.Msg) -> None:
+        seen.append(m.reply)
+        m.respond(b"ok")
+
+    responder.subscribe("nomux", cb=answer)
+    responder.flush()
+    nc = connect()
+    assert nc.request("nomux", b"", timeout=2, no_mux=True).data == b"ok"
+    assert nc.request("nomux", b"", timeout=2, no_mux=True, reply="my.own.reply").data == b"ok"
+    assert seen[1] == "my.own.reply"
+    assert seen[0].startswith("_INBOX.") and seen[0].count(".") == 1  # not the muxed inbox
+    assert nc._resp_sid == 0  # the shared inbox was never created
+    assert len(nc._subs) == 0  # the dedicated subscriptions are gone
+    with pytest.raises(NoRespondersError):
+        nc.request("nobody.nomux", b"", timeout=2, no_mux=True)
+    nc.subscribe("silent.nomux")
+    nc.flush()
+    with pytest.raises(TimeoutError):
+        nc.request("silent.nomux", b"", timeout=0.2, no_mux=True)
+
+
+def test_request_reply_requires_no_mux(client: natsync.Client) -> None:
+    with pytest.raises(BadArgumentError, match="no_mux"):
+        client.request("x", b"", reply="somewhere")
+    with pytest.raises(natsync.errors.BadSubjectError):
+        client.request("x", b"", no_mux=True, reply="bad subject")
+
+
+def test_cluster_changes_reach_discovered_server_cb() -> None:
+    changes: list[natsync.ServersChanged] = []
+    plain_calls: list[int] = []
+    got_change = threading.Event()
+
+    def on_change(change: natsync.ServersChanged) -> None:
+        changes.append(change)
+        got_change.set()
+
+    with NatsCluster(size=3) as cluster:
+        first, _, third = cluster.servers
+        nc = natsync.connect(first.url, discovered_server_cb=on_change)
+        # nats-py style callbacks without a parameter keep working.
+        legacy = natsync.connect(first.url, discovered_server_cb=lambda: plain_calls.append(1))
+        try:
+            wait_for(lambda: len(nc.discovered_servers) == 2, 5, "discovery")
+            third.stop()
+            assert got_change.wait(10), "no cluster update after a node left"
+            gone = f"127.0.0.1:{third.port}"
+            assert any(gone in c.deleted for c in changes)
+            wait_for(lambda: len(nc.discovered_servers) == 1, 5, "pool shrinks")
+            assert all(gone not in url for url in nc.servers)
+            third.start()
+            wait_for(lambda: any(gone in c.added for c in changes), 15, "node back")
+            wait_for(lambda: len(plain_calls) >= 1, 5, "legacy callback")
+        finally:
+            nc.close()
+            legacy.close()
+
+
+def test_debug_traces_protocol_with_credentials_redacted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    config = {"authorization": {"user": "alice", "password": "s3cr3t-pw"}}
+    with NatsServer(config=config) as srv:
+        caplog.set_level(logging.DEBUG, logger="natsync.protocol")
+        with natsync.connect(f"nats://alice:s3cr3t-pw@127.0.0.1:{srv.port}", debug=True) as nc:
+            sub = nc.subscribe("trace.me")
+            nc.publish("trace.me", b"x" * 500)
+            sub.next_msg(2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "natsync.protocol"]
+    text = "\n".join(lines)
+    assert "s3cr3t-pw" not in text
+    assert any(line.startswith(">>> SUB trace.me") for line in lines)
+    assert any(line.startswith(">>> PUB trace.me 500") and "(500 bytes)" in line for line in lines)
+    assert any(line.startswith("<<< MSG trace.me") for line in lines)
+    assert any(line.startswith(">>> CONNECT") and '"pass":"***"' in line for line in lines)
+    assert any(line.startswith("<<< INFO") for line in lines)
+
+
+def test_no_debug_no_trace(client: natsync.Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="natsync.protocol")
+    client.publish("quiet", b"x")
+    client.flush()
+    assert not [r for r in caplog.records if r.name == "natsync.protocol"]
