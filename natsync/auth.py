@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .errors import AuthenticationError
 from .options import Options
@@ -205,4 +205,25 @@ def connect_auth(opts: Options, srv: Server, nonce: Optional[str]) -> dict[str, 
     finally:
         if seed is not None:
             _wipe(seed)
+    auths = opts.authenticators()
+    if auths:
+        fields.update(authenticator_fields(auths[0], nonce))
     return fields
+
+
+AUTHENTICATOR_FIELDS = frozenset({"user", "pass", "auth_token", "nkey", "sig", "jwt"})
+
+
+def authenticator_fields(fn: Callable[[Optional[str]], Mapping[str, Any]],
+                         nonce: Optional[str]) -> dict[str, Any]:
+    """The CONNECT fields a custom authenticator returns for this nonce, checked."""
+    result = fn(nonce)
+    if not isinstance(result, Mapping):
+        raise AuthenticationError(f"authenticator must return a dict of CONNECT auth fields, "
+                                  f"got {type(result).__name__}")
+    unknown = sorted(set(result) - AUTHENTICATOR_FIELDS)
+    if unknown:
+        raise AuthenticationError(f"authenticator returned unknown field(s) {unknown}; "
+                                  f"allowed: {sorted(AUTHENTICATOR_FIELDS)}")
+    return {k: (v.decode() if isinstance(v, (bytes, bytearray)) else v)
+            for k, v in result.items() if v is not None}

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from .connection import Connection, max_payload_of, open_connection
@@ -215,6 +215,7 @@ class Client:
         self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
         self._reconnects = self._errors_received = 0
         self._close_hooks: list[Callable[[], None]] = []
+        self._auth_index = 0
         self._closed_event = threading.Event()
         self._closed_done = threading.Event()
         self._callbacks: queue.SimpleQueue[Optional[Callable[[], Any]]] = queue.SimpleQueue()
@@ -237,7 +238,7 @@ class Client:
                 break
             srv.last_attempt = time.monotonic()
             try:
-                conn = open_connection(srv, self.options)
+                conn = self._open(srv, first=True)
             except Exception as exc:
                 log.debug("connect to %s failed: %s", srv.url, exc)
                 srv.reconnects += 1
@@ -262,6 +263,26 @@ class Client:
                 raise failure
         raise NoServersError(f"nats: no servers available for connection "
                              f"({errors[-1]})") from errors[-1]
+
+    def _open(self, srv: Server, first: bool) -> Connection:
+        """Handshake with `srv`. With a list of authenticators, the first connect tries each
+        in turn; reconnects start from the one that last worked and move on after a refusal."""
+        auths = self.options.authenticators()
+        if len(auths) <= 1:
+            return open_connection(srv, self.options)
+        tries = len(auths) if first else 1
+        for k in range(tries):
+            index = (self._auth_index + k) % len(auths)
+            try:
+                conn = open_connection(srv, replace(self.options, authenticator=auths[index]))
+            except AuthorizationError:
+                if k + 1 == tries:
+                    self._auth_index = (index + 1) % len(auths)
+                    raise
+                continue
+            self._auth_index = index
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _start_threads(self) -> None:
         self._cb_thread.start()
@@ -525,7 +546,7 @@ class Client:
             attempt += 1
             srv.last_attempt = time.monotonic()
             try:
-                conn = open_connection(srv, opts)
+                conn = self._open(srv, first=False)
             except AuthorizationError as exc:
                 self._last_error = exc
                 self._report_error(exc)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import Error
 
 Callback = Callable[..., Any]
+#: fn(nonce) -> CONNECT auth fields (user, pass, auth_token, nkey, sig, jwt).
+Authenticator = Callable[[Optional[str]], Mapping[str, Any]]
 Credentials = Union[str, Tuple[str, str]]
 
 
@@ -58,6 +60,7 @@ class Options:
     ignore_auth_error_abort: bool = False
     max_control_line: int = 64 * 1024
     debug: bool = False
+    authenticator: Union[Authenticator, Sequence[Authenticator], None] = None
 
     def __repr__(self) -> str:
         secret = {"password", "token", "nkeys_seed_str", "user_credentials", "nkeys_seed"}
@@ -85,8 +88,20 @@ class Options:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise Error(f"option {name} must be callable, got {type(value).__name__}")
+        auths = self.authenticators()
+        if any(not callable(a) for a in auths):
+            raise Error("option authenticator must be a callable or a list of callables")
         if self.tls is not None and not isinstance(self.tls, (bool, ssl.SSLContext)):
             raise Error("option tls must be an ssl.SSLContext, True or False")
+
+
+    def authenticators(self) -> list[Authenticator]:
+        """The configured authenticators as a list (empty when there are none)."""
+        if self.authenticator is None:
+            return []
+        if callable(self.authenticator):
+            return [self.authenticator]
+        return list(self.authenticator)
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(Options))

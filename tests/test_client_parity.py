@@ -103,3 +103,53 @@ def test_no_debug_no_trace(client: natsync.Client, caplog: pytest.LogCaptureFixt
     client.publish("quiet", b"x")
     client.flush()
     assert not [r for r in caplog.records if r.name == "natsync.protocol"]
+
+
+def test_custom_authenticator_and_a_list_tried_in_turn() -> None:
+    config = {"authorization": {"user": "app", "password": "right"}}
+    with NatsServer(config=config) as srv:
+        nonces: list[object] = []
+
+        def good(nonce: object) -> dict[str, str]:
+            nonces.append(nonce)
+            return {"user": "app", "pass": "right"}
+
+        def wrong(nonce: object) -> dict[str, str]:
+            return {"user": "app", "pass": "wrong"}
+
+        with natsync.connect(srv.url, authenticator=good) as nc:
+            nc.flush()
+        assert nonces  # called at the handshake
+        with natsync.connect(srv.url, authenticator=[wrong, good]) as nc:
+            assert nc.is_connected
+            nc.force_reconnect()  # the reconnect starts from the one that worked
+            wait_for(lambda: nc.stats["reconnects"] == 1 and nc.is_connected, 10)
+        with pytest.raises(natsync.errors.AuthorizationError):
+            natsync.connect(srv.url, authenticator=[wrong, wrong])
+        with pytest.raises(natsync.errors.AuthenticationError, match="password"):
+            natsync.connect(srv.url, authenticator=lambda n: {"user": "app", "password": "x"})
+        with pytest.raises(natsync.errors.Error, match="callable"):
+            natsync.connect(srv.url, authenticator=["not callable"])
+
+
+def test_authenticator_signs_the_nonce_with_an_nkey() -> None:
+    import base64
+    import os
+
+    import nkeys
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    config = {"authorization": {"users": [{"nkey": public}]}}
+
+    def sign(nonce: object) -> dict[str, str]:
+        assert isinstance(nonce, str)
+        kp = nkeys.from_seed(bytearray(seed))
+        sig = base64.urlsafe_b64encode(kp.sign(nonce.encode())).rstrip(b"=").decode()
+        return {"nkey": public, "sig": sig}
+
+    with NatsServer(config=config) as srv:
+        with natsync.connect(srv.url, authenticator=sign) as nc:
+            sub = nc.subscribe("signed")
+            nc.publish("signed", b"in")
+            assert sub.next_msg(2).data == b"in"
