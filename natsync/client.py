@@ -1112,7 +1112,7 @@ class Client:
             sub._end(ConnectionClosedError())
         for sub in subs:
             sub._join(_JOIN_TIMEOUT)
-        for hook in self._close_hooks:
+        for hook in list(self._close_hooks):
             try:
                 hook()
             except Exception:

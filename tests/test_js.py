@@ -381,3 +381,19 @@ def test_jetstream_disabled_server_gives_clear_error() -> None:
         with natsync.connect(srv.url) as nc:
             with pytest.raises(ServiceUnavailableError, match="JetStream"):
                 nc.jetstream().account_info()
+
+
+def test_close_ends_every_jetstream_thread(js_server: NatsServer) -> None:
+    from .conftest import natsync_threads
+
+    nc = natsync.connect(js_server.url)
+    js = nc.jetstream()
+    js.add_stream(name="THREADS", subjects=["threads"])
+    js.publish_async("threads", b"x").result(5)
+    ctx = js.stream("THREADS").create_consumer(durable_name="t").consume(lambda m: m.ack())
+    js.subscribe("threads", ordered_consumer=True, cb=lambda m: None, idle_heartbeat=0.5)
+    wait_for(lambda: any(t.name == "natsync-js-ordered" for t in threading.enumerate()), 5)
+    js.delete_stream("THREADS")
+    nc.close()
+    assert ctx.stopped
+    assert natsync_threads() == []

@@ -12,7 +12,6 @@ every message once and in order.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import threading
@@ -60,7 +59,9 @@ class MessageStream:
         self._heartbeat = heartbeat if heartbeat is not None else min(expires / 2, 30.0)
         self._inbox = self._nc.new_inbox()
         self._sub: Subscription = self._nc.subscribe(self._inbox + ".*")
-        self._ids = itertools.count(1)
+        self._pull_consumer = consumer.name  # the consumer the latest pulls were sent to
+        self._first_pull = 1  # first pull id for it: status replies to earlier ones are stale
+        self._next_pull = 1  # id of the next pull: the last token of its reply subject
         self._due = 0  # messages requested and not yet delivered or expired
         self._reconnects = self._nc.stats["reconnects"]
         self._last_activity = time.monotonic()
@@ -106,10 +107,10 @@ class MessageStream:
                     self._due = max(0, self._due - 1)
                     checked = self._consumer._check_order(msg)
                     if checked is None:  # an ordered consumer was reset: skip the stray
-                        self._due = 0
                         continue
                     return checked
-                self._on_status(msg)
+                if not self._stale(msg):
+                    self._on_status(msg)
 
     def _top_up(self) -> None:
         """Re-pull after reconnects; ask for more when fewer than half are still due."""
@@ -118,14 +119,24 @@ class MessageStream:
             self._reconnects = reconnects
             self._due = 0
             self._consumer._after_reconnect()
+        if self._consumer.name != self._pull_consumer:  # re-created: pull afresh
+            self._pull_consumer = self._consumer.name
+            self._first_pull = self._next_pull
+            self._due = 0
         if self._due > self._max // 2:
             return
         batch = self._max - self._due
         req = pull_request(batch, self._expires, heartbeat=self._heartbeat,
                            max_bytes=self._max_bytes)
-        reply = f"{self._inbox}.{next(self._ids)}"
+        reply = f"{self._inbox}.{self._next_pull}"
+        self._next_pull += 1
         self._nc.publish(self._consumer._next_subject, json.dumps(req).encode(), reply=reply)
         self._due += batch
+
+    def _stale(self, msg: Msg) -> bool:
+        """A status for a pull sent to a consumer since replaced (its 409 must not reset again)."""
+        tail = msg.subject.rpartition(".")[2]
+        return tail.isdigit() and int(tail) < self._first_pull
 
     def _on_status(self, msg: Msg) -> None:
         status = msg.status
@@ -191,6 +202,7 @@ class ConsumeContext:
         self._error_cb = error_cb
         self._thread = threading.Thread(target=self._run, name="natsync-js-consume", daemon=True)
         self._thread.start()
+        stream._nc._close_hooks.append(self.stop)  # close() joins this thread too
 
     def _run(self) -> None:
         while True:
@@ -219,6 +231,9 @@ class ConsumeContext:
         self._stream.stop()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+        hooks = self._stream._nc._close_hooks
+        if self.stop in hooks:
+            hooks.remove(self.stop)
 
     @property
     def stopped(self) -> bool:
@@ -370,6 +385,8 @@ class OrderedConsumer(Consumer):
 
     def _check_order(self, msg: Msg) -> Optional[Msg]:
         meta = msg.metadata
+        if meta.consumer != self.name:  # still queued from a consumer already replaced: drop
+            return None
         if meta.sequence.consumer != self._consumer_seq + 1:
             self._reset()
             return None

@@ -62,10 +62,12 @@ class PushSubscription:
         self._closed = False
         self._sub = self._subscribe(deliver_subject)
         self._monitor: Optional[threading.Thread] = None
+        self._stop_event = threading.Event()
         if ordered_config is not None and cb is not None and heartbeat:
             self._monitor = threading.Thread(target=self._watch, name="natsync-js-ordered",
                                              daemon=True)
             self._monitor.start()
+            self._nc._close_hooks.append(self._stop_monitor)  # close() joins it too
 
     def _subscribe(self, deliver_subject: str) -> Subscription:
         cb = self._on_msg if self._cb is not None else None
@@ -162,8 +164,9 @@ class PushSubscription:
     def _watch(self) -> None:
         """Callback mode: a monitor that resets the ordered consumer when heartbeats stop."""
         assert self._heartbeat
-        while not self._closed and not self._nc.is_closed:
-            time.sleep(self._heartbeat)
+        while not self._stop_event.wait(self._heartbeat):
+            if self._closed or self._nc.is_closed:
+                return
             with self._lock:
                 if self._closed:
                     return
@@ -211,8 +214,18 @@ class PushSubscription:
     def consumer_info(self) -> api.ConsumerInfo:
         return self._jsm.consumer_info(self.stream, self.consumer)
 
+    def _stop_monitor(self) -> None:
+        """End the ordered-consumer monitor thread, if any, and wait for it."""
+        self._stop_event.set()
+        monitor = self._monitor
+        if monitor is not None and monitor is not threading.current_thread():
+            monitor.join(5)
+        if self._stop_monitor in self._nc._close_hooks:
+            self._nc._close_hooks.remove(self._stop_monitor)
+
     def unsubscribe(self) -> None:
         """Stop the subscription; an ephemeral consumer is deleted too."""
+        self._stop_monitor()
         with self._lock:
             self._closed = True
             sub = self._sub
