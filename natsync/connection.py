@@ -10,9 +10,10 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from .auth import connect_auth
+from .debuglog import trace_received, trace_sent
 from .errors import (
     Error,
     ProtocolError,
@@ -27,6 +28,7 @@ from .options import Options
 from .protocol import ERR, INFO, PING, PONG, PONG_FRAME, Event, Parser, encode_connect
 from .servers import Server
 from .version import __version__
+from .websocket import upgrade as websocket_upgrade
 
 _RECV = 65536
 
@@ -124,7 +126,7 @@ class _Reader:
         self.events: list[Event] = []
 
     def _hint(self) -> str:
-        plain = not isinstance(self.sock, ssl.SSLSocket)
+        plain = not isinstance(self.sock, ssl.SSLSocket) and not self.srv.is_websocket
         return _NO_INFO_HINT if plain and not self.got_info else ""
 
     def next(self) -> Event:
@@ -146,12 +148,17 @@ class _Reader:
             if not data:
                 raise UnexpectedEOF(
                     f"nats: {url} closed the connection during the handshake{self._hint()}")
-            self.events.extend(self.parser.feed(data))
+            events = self.parser.feed(data)
+            if self.opts.debug:
+                trace_received(events)
+            self.events.extend(events)
         self.got_info = True
         return self.events.pop(0)
 
     def send(self, data: bytes) -> None:
         """Send during the handshake; TLS alerts become SecureConnFailedError."""
+        if self.opts.debug:
+            trace_sent(data)
         try:
             self.sock.sendall(data)
         except ssl.SSLError as exc:
@@ -203,7 +210,13 @@ def _handshake(current: list[socket.socket], srv: Server, opts: Options,
     if opts.tls_handshake_first and opts.tls is False:
         raise Error("nats: tls_handshake_first=True cannot be combined with tls=False")
     want_tls = opts.tls not in (None, False) or srv.wants_tls
-    if opts.tls_handshake_first:
+    if srv.is_websocket:
+        # TLS (wss://, or asked for by an option) comes first, then the HTTP upgrade; the
+        # NATS handshake below then runs inside websocket frames, and INFO's TLS fields
+        # do not apply (the websocket listener does its own TLS).
+        want_tls = want_tls or opts.tls_handshake_first
+        sock = _websocket(current, srv, opts, deadline, want_tls)
+    elif opts.tls_handshake_first:
         sock = _wrap(sock, opts, srv, deadline)
         current.append(sock)
     parser = Parser(opts.max_control_line)
@@ -212,8 +225,8 @@ def _handshake(current: list[socket.socket], srv: Server, opts: Options,
     if first[0] != INFO:
         raise ProtocolError(f"nats: expected INFO from {srv.url}, got op {first[0]}")
     info: dict[str, Any] = first[1]
-    tls = opts.tls_handshake_first
-    if not opts.tls_handshake_first:
+    tls = want_tls if srv.is_websocket else opts.tls_handshake_first
+    if not opts.tls_handshake_first and not srv.is_websocket:
         if info.get("tls_required"):
             if opts.tls is False:
                 raise SecureConnRequiredError(
@@ -244,6 +257,23 @@ def _handshake(current: list[socket.socket], srv: Server, opts: Options,
             reader.send(PONG_FRAME)
     sock.settimeout(None)
     return Connection(sock=sock, parser=parser, info=info, server=srv, leftover=reader.events)
+
+
+def _websocket(current: list[socket.socket], srv: Server, opts: Options, deadline: float,
+               tls: bool) -> socket.socket:
+    """Wrap in TLS if wanted, then upgrade to a websocket (see natsync.websocket)."""
+    sock = current[-1]
+    if tls:
+        sock = _wrap(sock, opts, srv, deadline)
+        current.append(sock)
+    try:
+        ws = websocket_upgrade(sock, srv, deadline)
+    except ssl.SSLError as exc:  # TLS 1.3: a refused client certificate shows up here
+        raise SecureConnFailedError(
+            tls_failure(exc, opts, srv, opts.tls_hostname or srv.host)) from None
+    # The client only needs the socket methods that WebSocket provides.
+    current.append(cast(socket.socket, ws))
+    return cast(socket.socket, ws)
 
 
 def max_payload_of(info: dict[str, Any], default: int = 1024 * 1024) -> int:

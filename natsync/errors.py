@@ -228,6 +228,5 @@ def _permission_parts(message: str) -> tuple[str, str]:
     return operation, subject
 
 
-
 class WebSocketError(ProtocolError):
     """A ws:// or wss:// server refused the websocket upgrade or broke RFC 6455 framing."""
