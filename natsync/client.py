@@ -796,7 +796,7 @@ class Client:
         if cb is not None and not callable(cb):
             raise InvalidCallbackError(f"cb must be callable, not {type(cb).__name__}")
         if not isinstance(max_msgs, int) or max_msgs < 0:
-            raise ValueError(f"max_msgs must be a non-negative int, got {max_msgs!r}")
+            raise BadArgumentError(f"max_msgs must be a non-negative int, got {max_msgs!r}")
         self._check_usable()
         with self._out_lock:
             if self._state in (DRAINING_SUBS, DRAINING_PUBS):

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
-from ..errors import BadSubscriptionError, ConnectionClosedError
+from ..errors import BadArgumentError, BadSubscriptionError, ConnectionClosedError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..nuid import next_nuid
@@ -48,9 +48,9 @@ class MessageStream:
     def __init__(self, consumer: Consumer, max_messages: int, expires: float,
                  heartbeat: Optional[float], max_bytes: Optional[int] = None) -> None:
         if max_messages < 1:
-            raise ValueError(f"max_messages must be at least 1, got {max_messages!r}")
+            raise BadArgumentError(f"max_messages must be at least 1, got {max_messages!r}")
         if expires < 1:
-            raise ValueError(f"expires must be at least 1 second, got {expires!r}")
+            raise BadArgumentError(f"expires must be at least 1 second, got {expires!r}")
         self._consumer = consumer
         self._nc = consumer._jsm._nc
         self._max = max_messages

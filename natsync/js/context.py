@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..errors import BadArgumentError
 from ..headers import HeadersLike
 from ..obs.manager import ObjectStoreManager
 from ..subjects import check_queue, check_subject
@@ -143,7 +144,7 @@ class JetStreamContext(ObjectStoreManager, JetStreamManager):
         if queue:
             check_queue(queue)
             if ordered_consumer:
-                raise ValueError("an ordered consumer cannot be shared by a queue group")
+                raise BadArgumentError("an ordered consumer cannot be shared by a queue group")
             durable = durable or queue
         stream = self._stream_for(subject, stream)
         cfg = config or api.ConsumerConfig()
@@ -201,11 +202,11 @@ class JetStreamContext(ObjectStoreManager, JetStreamManager):
         config = info.config or api.ConsumerConfig()
         deliver = config.deliver_subject
         if not deliver:
-            raise ValueError(f"consumer {info.name!r} on stream {stream!r} is a pull consumer; "
+            raise BadArgumentError(f"consumer {info.name!r} on stream {stream!r} is a pull consumer; "
                              "use pull_subscribe_bind")
         group = config.deliver_group or ""
         if group != queue:
-            raise ValueError(f"consumer {info.name!r} delivers to queue group {group!r}, "
+            raise BadArgumentError(f"consumer {info.name!r} delivers to queue group {group!r}, "
                              f"not {queue!r}")
         return PushSubscription(self, stream, info.name or "", deliver, queue, cb, manual_ack,
                                 ephemeral=False, ack_none=config.ack_policy == api.AckPolicy.NONE)

@@ -6,7 +6,7 @@ import datetime as _dt
 import json
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
-from ..errors import NoRespondersError
+from ..errors import BadArgumentError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
 from . import api
 from .errors import (
@@ -101,7 +101,7 @@ class JetStreamManager:
         """Create a stream (`StreamConfig` or its fields as keywords)."""
         cfg = _config(api.StreamConfig, config, params)
         if not cfg.name:
-            raise ValueError("stream name is required")
+            raise BadArgumentError("stream name is required")
         _check_name(cfg.name, "stream")
         resp = self._request(f"STREAM.CREATE.{cfg.name}", cfg.as_dict(), what=f"stream {cfg.name!r}")
         return api.StreamInfo.from_response(resp)
@@ -110,7 +110,7 @@ class JetStreamManager:
         """Change a stream's configuration."""
         cfg = _config(api.StreamConfig, config, params)
         if not cfg.name:
-            raise ValueError("stream name is required")
+            raise BadArgumentError("stream name is required")
         resp = self._request(f"STREAM.UPDATE.{cfg.name}", cfg.as_dict(), what=f"stream {cfg.name!r}")
         return api.StreamInfo.from_response(resp)
 
@@ -179,7 +179,7 @@ class JetStreamManager:
         req: dict[str, Any] = {}
         if next:
             if subject is None:
-                raise ValueError("next=True needs a subject")
+                raise BadArgumentError("next=True needs a subject")
             req = {"seq": seq or 1, "next_by_subj": subject}
         elif seq is not None:
             req = {"seq": seq}
@@ -188,7 +188,7 @@ class JetStreamManager:
         elif subject is not None:
             req = {"last_by_subj": subject}
         else:
-            raise ValueError("get_msg needs seq or subject")
+            raise BadArgumentError("get_msg needs seq or subject")
         if direct:
             return self._direct_get(stream_name, req)
         resp = self._request(f"STREAM.MSG.GET.{stream_name}", req,
@@ -252,7 +252,7 @@ class JetStreamManager:
         cfg = _config(api.ConsumerConfig, config, params)
         name = cfg.name or cfg.durable_name
         if not name:
-            raise ValueError("update_consumer needs the consumer's name or durable_name")
+            raise BadArgumentError("update_consumer needs the consumer's name or durable_name")
         resp = self._request(f"CONSUMER.CREATE.{stream}.{name}",
                              {"stream_name": stream, "config": cfg.as_dict(), "action": "update"},
                              what=f"consumer {name!r} on stream {stream!r}")
@@ -286,7 +286,7 @@ class JetStreamManager:
                        ) -> api.ConsumerPauseInfo:
         """Stop deliveries until `pause_until` (an aware datetime)."""
         if pause_until.tzinfo is None:
-            raise ValueError("pause_until must be timezone-aware")
+            raise BadArgumentError("pause_until must be timezone-aware")
         resp = self._request(f"CONSUMER.PAUSE.{stream}.{consumer}",
                              {"pause_until": api.format_time(pause_until)},
                              what=f"consumer {consumer!r} on stream {stream!r}")
@@ -309,5 +309,5 @@ def _describe(req: dict[str, Any]) -> str:
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name or any(c in name for c in " \t\r\n.*>/\\"):
-        raise ValueError(f"invalid {what} name {name!r}: must be non-empty, without "
+        raise BadArgumentError(f"invalid {what} name {name!r}: must be non-empty, without "
                          "whitespace, '.', '*', '>', '/' or '\\'")

@@ -9,7 +9,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Optional, Union
 
-from ..errors import ConnectionClosedError, NoRespondersError
+from ..errors import BadArgumentError, ConnectionClosedError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
@@ -30,7 +30,7 @@ def format_ttl(seconds: Union[int, float, str]) -> str:
     if isinstance(seconds, str):
         return seconds
     if seconds <= 0:
-        raise ValueError(f"msg_ttl must be positive, got {seconds!r}")
+        raise BadArgumentError(f"msg_ttl must be positive, got {seconds!r}")
     if float(seconds).is_integer():
         return f"{int(seconds)}s"
     return f"{int(round(seconds * 1000))}ms"

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
+from ..errors import BadArgumentError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..subscription import Subscription
@@ -91,7 +92,7 @@ class PullSubscription:
         the server sends idle heartbeats and HeartbeatMissedError is raised if they stop.
         """
         if batch < 1:
-            raise ValueError(f"batch must be at least 1, got {batch!r}")
+            raise BadArgumentError(f"batch must be at least 1, got {batch!r}")
         timeout = 5.0 if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._lock:

@@ -30,6 +30,7 @@ from typing import (
     Union,
 )
 
+from ..errors import BadArgumentError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import Headers
 from ..js import api
@@ -213,11 +214,11 @@ class ObjectStore:
         if opts.link is not None:
             raise LinkNotAllowedError()
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+            raise BadArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
         size_ = chunk_size or opts.max_chunk_size or DEFAULT_CHUNK_SIZE
         max_payload = self._js._nc.max_payload
         if max_payload and size_ > max_payload:
-            raise ValueError(f"chunk_size {size_} exceeds the server's max_payload {max_payload}")
+            raise BadArgumentError(f"chunk_size {size_} exceeds the server's max_payload {max_payload}")
         meta.options = ObjectMetaOptions(link=None, max_chunk_size=size_)
 
         reader, total, close = _open_source(data)
