@@ -627,7 +627,7 @@ class Client:
             with self._out_lock:
                 self._sending = False
                 self._room_cond.notify_all()
-                if self._out and self._flusher_idle:
+                if (self._out or self._stopping) and self._flusher_idle:
                     self._data_cond.notify()
 
     def _enqueue_now(self, frame: bytes, n: int) -> None:

@@ -536,3 +536,35 @@ def test_respond_without_reply_subject_raises(client: natsync.Client) -> None:
     msg = sub.next_msg(2)
     with pytest.raises(natsync.errors.NoReplySubjectError):
         msg.respond(b"x")
+
+
+class _SlowSendSocket:
+    """A socket stand-in whose send() takes a while, to hold a write in progress."""
+
+    def __init__(self, sock: object, delay: float) -> None:
+        self._sock = sock
+        self._delay = delay
+
+    def send(self, data: bytes) -> int:
+        time.sleep(self._delay)
+        return self._sock.send(data)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+def test_close_is_prompt_while_a_request_is_writing(shared_server: NatsServer) -> None:
+    nc = natsync.connect(shared_server.url)
+    nc.subscribe("busy.svc", cb=lambda m: m.respond(b"ok"))
+    nc.flush()
+    nc._sock = _SlowSendSocket(nc._sock, 0.5)  # type: ignore[assignment]
+    outcome: list[BaseException] = []
+    t = threading.Thread(target=lambda: _capture(outcome, lambda: nc.request("busy.svc", timeout=3)))
+    t.start()
+    wait_for(lambda: nc._sending, 2, "the request's own write to start")
+    start = time.monotonic()
+    nc.close()  # the flusher must not sleep on after the request's write ends
+    elapsed = time.monotonic() - start
+    t.join(5)
+    assert elapsed < 2, f"close() took {elapsed:.2f}s"
+    assert not natsync_threads()
