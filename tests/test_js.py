@@ -129,7 +129,8 @@ def test_publish_async(js: natsync.js.JetStreamContext) -> None:
     futures = [js.publish_async("a", b"%d" % i) for i in range(2000)]
     assert js.publish_async_completed(timeout=20)
     assert js.publish_async_pending() == 0
-    seqs = [f.result().seq for f in futures]
+    assert all(f.done() for f in futures)  # completed() means every future is settled
+    seqs = [f.result(timeout=0).seq for f in futures]
     assert seqs == list(range(1, 2001))
     bad = js.publish_async("a", b"x", expected_last_seq=1)
     with pytest.raises(APIError):
@@ -361,6 +362,25 @@ def test_ordered_push_consumer(js: natsync.js.JetStreamContext) -> None:
     more = [int(sub.next_msg(timeout=20).data) for _ in range(10)]
     assert more == list(range(100, 110))
     sub.unsubscribe()
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b'{"stream":"A","seq":7}', api.PubAck(stream="A", seq=7, duplicate=False)),
+    (b'{"stream":"A","seq":7,"duplicate":true}', api.PubAck(stream="A", seq=7, duplicate=True)),
+    (b'{"stream":"A","seq":7,"domain":"hub"}',
+     api.PubAck(stream="A", seq=7, domain="hub", duplicate=False)),
+    (b'{"seq":7,"stream":"A"}', api.PubAck(stream="A", seq=7)),  # other order: slow path
+])
+def test_pub_ack_parsing_fast_and_slow_paths(raw: bytes, expected: api.PubAck) -> None:
+    from natsync.js.publish import pub_ack
+
+    got = pub_ack(natsync.Msg(None, "_INBOX.x", "", raw, None))
+    assert (got.stream, got.seq, got.domain, bool(got.duplicate)) == (
+        expected.stream, expected.seq, expected.domain, bool(expected.duplicate))
+    with pytest.raises(APIError, match="wrong last"):
+        pub_ack(natsync.Msg(None, "_INBOX.x", "",
+                            b'{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"}}',
+                            None))
 
 
 def test_metadata_parses_v1_and_v2() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..client import _payload_bytes
 from ..errors import BadArgumentError
 from ..headers import HeadersLike
 from ..obs.manager import ObjectStoreManager
@@ -213,6 +214,4 @@ class JetStreamContext(ObjectStoreManager, JetStreamManager):
 
 
 def _bytes(payload: Any) -> bytes:
-    from ..client import _payload_bytes
-
-    return _payload_bytes(payload)
+    return payload if type(payload) is bytes else _payload_bytes(payload)
