@@ -1,11 +1,16 @@
-"""Echo responder for the request/reply benchmark, run by bench/run.py in its own process.
+"""Echo responder for the request/reply benchmarks, run by bench/run.py in its own process.
 
     python bench/responder.py --url nats://127.0.0.1:4222 --subject bench.echo \
-        --client natspy-uvloop|natspy|natsync
+        --client natspy-uvloop|natspy|natsync [--mode echo|micro]
 
-It subscribes, flushes, prints ``READY`` and answers every request with its payload until
-its stdin is closed (the parent closes it; if the parent dies the pipe closes too), then
-prints ``SERVED <n>`` and exits. Every client under test talks to the same responder.
+``--mode echo`` (default, the ``req`` scenario): a plain subscription that answers every
+request with its payload. ``--mode micro`` (the ``svc`` scenario): a NATS service (ADR-32)
+with one endpoint on ``--subject`` whose handler responds with the request's data, built
+with ``natsync.micro.add_service`` or nats-py's ``nats.micro.add_service``.
+
+It subscribes, flushes, prints ``READY`` and answers every request until its stdin is
+closed (the parent closes it; if the parent dies the pipe closes too), then prints
+``SERVED <n>`` and exits. Every client under test talks to the same responder.
 """
 
 from __future__ import annotations
@@ -50,6 +55,56 @@ def run_natsync(url: str, subject: str) -> int:
     return served
 
 
+def run_natsync_micro(url: str, subject: str) -> int:
+    import natsync
+    import natsync.micro
+
+    nc = natsync.connect(url, allow_reconnect=False, name="bench-service")
+    served = 0
+
+    def echo(req: Any) -> None:
+        nonlocal served
+        req.respond(req.data)
+        served += 1
+
+    try:
+        svc = natsync.micro.add_service(nc, name="bench-echo-natsync", version="1.0.0")
+        svc.add_endpoint("echo", echo, subject=subject)
+        nc.flush()
+        print("READY", flush=True)
+        _wait_stdin_eof()
+        svc.stop(timeout=2)
+        nc.flush(timeout=2)
+    finally:
+        nc.close()
+    return served
+
+
+async def run_natspy_micro(url: str, subject: str) -> int:
+    import nats
+    import nats.micro
+
+    nc = await nats.connect(url, allow_reconnect=False, name="bench-service")
+    served = 0
+
+    async def echo(req: Any) -> None:
+        nonlocal served
+        await req.respond(req.data)
+        served += 1
+
+    try:
+        svc = await nats.micro.add_service(nc, name="bench-echo-natspy", version="1.0.0")
+        await svc.add_endpoint(name="echo", subject=subject, handler=echo)
+        await nc.flush()
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, _wait_stdin_eof)
+        await svc.stop()
+        await nc.flush(timeout=2)
+    finally:
+        await nc.close()
+    return served
+
+
 async def run_natspy(url: str, subject: str) -> int:
     import nats
 
@@ -78,15 +133,19 @@ def main() -> None:
     parser.add_argument("--subject", required=True)
     parser.add_argument("--client", default="natspy-uvloop",
                         choices=["natspy-uvloop", "natspy", "natsync"])
+    parser.add_argument("--mode", default="echo", choices=["echo", "micro"])
     args = parser.parse_args()
+    micro = args.mode == "micro"
     if args.client == "natsync":
-        served = run_natsync(args.url, args.subject)
-    elif args.client == "natspy":
-        served = asyncio.run(run_natspy(args.url, args.subject))
+        served = (run_natsync_micro if micro else run_natsync)(args.url, args.subject)
     else:
-        import uvloop
+        coro = (run_natspy_micro if micro else run_natspy)(args.url, args.subject)
+        if args.client == "natspy":
+            served = asyncio.run(coro)
+        else:
+            import uvloop
 
-        served = uvloop.run(run_natspy(args.url, args.subject))
+            served = uvloop.run(coro)
     print(f"SERVED {served}", flush=True)
 
 

@@ -40,11 +40,15 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from scenarios import (  # noqa: E402  (bench/ is not a package; see sys.path above)
+    DERIVED,
     RESPONDER_SUBJECT,
     SCENARIOS,
+    SVC_NATSPY_SUBJECT,
+    SVC_NATSYNC_SUBJECT,
     Ctx,
     Metric,
     Scenario,
+    ScenarioSkipped,
 )
 
 RESULT_MARKER = "BENCH-RESULT "
@@ -128,6 +132,8 @@ def worker_main(kind: str, name: str, url: str, params: Dict[str, Any], limit: f
         else:
             metrics = fn(ctx)
         result = {"ok": True, "metrics": metrics}
+    except ScenarioSkipped as exc:
+        result = {"ok": False, "skipped": True, "error": str(exc)}
     except Exception as exc:
         import traceback
 
@@ -137,7 +143,7 @@ def worker_main(kind: str, name: str, url: str, params: Dict[str, Any], limit: f
     result["async_errors"] = ctx.errors
     result["rss_start_kb"] = rss_start_kb
     emitter.emit(result)
-    return 0 if result["ok"] else 1
+    return 0 if result["ok"] or result.get("skipped") else 1
 
 
 # =========================================================================== parent: helpers
@@ -152,14 +158,15 @@ def _tail(text: Any, lines: int = 25) -> str:
 
 
 @contextlib.contextmanager
-def responder_service(url: str, args: argparse.Namespace) -> Iterator[Dict[str, Any]]:
-    """Run bench/responder.py for the duration of a scenario."""
+def _helper_process(url: str, subject: str, client: str,
+                    mode: str = "echo") -> Iterator[Dict[str, Any]]:
+    """Run bench/responder.py (an echo subscription or a micro service) during a scenario."""
     import queue
     import subprocess
     import tempfile
 
     cmd = [sys.executable, str(HERE / "responder.py"), "--url", url,
-           "--subject", RESPONDER_SUBJECT, "--client", args.responder]
+           "--subject", subject, "--client", client, "--mode", mode]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdin is not None and proc.stdout is not None
@@ -172,7 +179,8 @@ def responder_service(url: str, args: argparse.Namespace) -> Iterator[Dict[str, 
             lines.put(None)
 
         threading.Thread(target=pump, name="bench-responder-out", daemon=True).start()
-        info: Dict[str, Any] = {"client": args.responder, "served": None}
+        info: Dict[str, Any] = {"client": client, "mode": mode, "subject": subject,
+                                "served": None}
         try:
             try:
                 first = lines.get(timeout=20)
@@ -203,9 +211,49 @@ def responder_service(url: str, args: argparse.Namespace) -> Iterator[Dict[str, 
                         info["served"] = int(line.split()[1])
 
 
+def responder_service(url: str, args: argparse.Namespace) -> ContextManager[Dict[str, Any]]:
+    """The echo responder of the ``req`` scenario (client chosen by --responder)."""
+    return _helper_process(url, RESPONDER_SUBJECT, args.responder)
+
+
+def natsync_micro_service(url: str, args: argparse.Namespace) -> ContextManager[Dict[str, Any]]:
+    """An echo service built with natsync.micro (the ``svc`` scenario)."""
+    return _helper_process(url, SVC_NATSYNC_SUBJECT, "natsync", "micro")
+
+
+def natspy_micro_service(url: str, args: argparse.Namespace) -> ContextManager[Dict[str, Any]]:
+    """An echo service built with nats-py's nats.micro, on uvloop (the ``svc`` scenario)."""
+    return _helper_process(url, SVC_NATSPY_SUBJECT, "natspy-uvloop", "micro")
+
+
 SERVICES: Dict[str, Callable[[str, argparse.Namespace], ContextManager[Dict[str, Any]]]] = {
     "responder": responder_service,
+    "svc-natsync": natsync_micro_service,
+    "svc-natspy": natspy_micro_service,
 }
+
+
+def cleanup_streams(url: str, prefixes: Tuple[str, ...]) -> List[str]:
+    """Delete streams whose name starts with one of `prefixes`; the names deleted.
+
+    Run after each worker of a JetStream scenario: a worker deletes its own stream, so
+    anything found here was left by a run that failed or was killed.
+    """
+    import natsync
+
+    if not prefixes:
+        return []
+    deleted: List[str] = []
+    nc = natsync.connect(url, allow_reconnect=False, name="bench-cleanup")
+    try:
+        jsm = nc.jsm()
+        for name in jsm.stream_names():
+            if name.startswith(prefixes):
+                jsm.delete_stream(name)
+                deleted.append(name)
+    finally:
+        nc.close()
+    return deleted
 
 
 def _server_counts(srv: Any) -> Optional[Tuple[int, int]]:
@@ -264,12 +312,16 @@ def run_worker(kind: str, sc: Scenario, params: Dict[str, Any], srv: Any,
 def fmt_value(value: Optional[float], metric: Metric) -> str:
     if value is None:
         return "-"
-    if metric.unit == "msgs/s":
+    if metric.unit in ("msgs/s", "ops/s"):
         if value >= 1e6:
             return f"{value / 1e6:.2f}M"
         return f"{value / 1e3:.1f}k"
     if metric.unit == "us":
         return f"{value:.0f}"
+    if metric.unit == "MiB/s":
+        return f"{value:.1f}"
+    if metric.unit == "x":
+        return f"{value:.2f}x"
     return f"{value:.2f}"
 
 
@@ -277,12 +329,17 @@ def summarize(runs: List[Dict[str, Any]], metrics: List[Metric]) -> Dict[str, An
     import statistics
 
     good = [r for r in runs if r.get("ok")]
-    summary: Dict[str, Any] = {"runs": len(runs), "ok": len(good),
-                               "failures": [r.get("error") for r in runs if not r.get("ok")]}
+    skipped = [r for r in runs if r.get("skipped")]
+    summary: Dict[str, Any] = {
+        "runs": len(runs) - len(skipped), "ok": len(good),
+        "failures": [r.get("error") for r in runs if not r.get("ok") and not r.get("skipped")],
+        "skipped": sorted({str(r.get("error")) for r in skipped}),
+        "leftovers": [n for r in runs for n in r.get("leftover_streams") or ()],
+    }
     keys = {k for r in good for k in r["metrics"]}
     summary["median"] = {k: statistics.median(r["metrics"][k] for r in good
                                               if k in r["metrics"]) for k in sorted(keys)}
-    rss = [r["maxrss_kb"] / 1024.0 for r in runs if r.get("maxrss_kb")]
+    rss = [r["maxrss_kb"] / 1024.0 for r in runs if r.get("maxrss_kb") and not r.get("skipped")]
     summary["peak_rss_mb"] = max(rss) if rss else None
     summary["suspect"] = [r["suspect"] for r in runs if r.get("suspect")]
     summary["async_errors"] = sorted({e for r in runs for e in r.get("async_errors") or ()})
@@ -294,7 +351,9 @@ def _cell(summary: Optional[Dict[str, Any]], key: str, metric: Metric) -> Tuple[
         return "n/a", None
     value = summary["median"].get(key)
     if value is None:
-        return ("FAILED" if summary["runs"] else "n/a"), None
+        if summary["runs"]:
+            return "FAILED", None
+        return ("skipped" if summary.get("skipped") else "n/a"), None
     text = fmt_value(value, metric)
     if summary["ok"] < summary["runs"] or summary["suspect"]:
         text += "*"
@@ -344,7 +403,25 @@ def build_table(selected: List[Scenario], params: Dict[str, Dict[str, Any]],
         ns, py, uv = (c[1] for c in cells_rss)
         rss_rows.append([f"peak RSS: {sc.name} ({rss_metric.unit}, lower is better)",
                          *(c[0] for c in cells_rss), _ratio(ns, uv), _ratio(ns, py)])
-    return rows + rss_rows
+    return rows + derived_rows(results) + rss_rows
+
+
+def derived_rows(results: Dict[str, Dict[str, Dict[str, Any]]]) -> List[List[str]]:
+    """One row per registered ratio whose two scenarios ran: num / den in each column."""
+    rows: List[List[str]] = []
+    ratio = Metric("ratio", "ratio", "x", True)
+    for d in DERIVED:
+        if d.num[0] not in results or d.den[0] not in results:
+            continue
+        cells = []
+        for kind in COLUMN_TITLES:
+            num = results[d.num[0]].get(kind, {}).get("median", {}).get(d.num[1])
+            den = results[d.den[0]].get(kind, {}).get("median", {}).get(d.den[1])
+            cells.append(fmt_value(num / den, ratio) if num is not None and den else "-")
+        rows.append([f"{d.label} (x)", *cells, "", ""])
+        if d.note:
+            rows.append([f"  {d.label}: {d.note}"])
+    return rows
 
 
 def render_table(rows: List[List[str]]) -> str:
@@ -354,6 +431,8 @@ def render_table(rows: List[List[str]]) -> str:
     sep = "-+-".join("-" * w for w in widths)
 
     def line(cells: List[str]) -> str:
+        if len(cells) == 1:  # a note under the row above
+            return cells[0]
         if len(cells) != len(header):  # a spanning note row
             return f"{cells[0].ljust(widths[0])} | {' '.join(cells[1:])}"
         return " | ".join(str(c).rjust(w) if i else str(c).ljust(w)
@@ -474,9 +553,14 @@ def parent_main(args: argparse.Namespace) -> int:
                             print("   nats-server died; restarting it", flush=True)
                             srv.start()
                         r = run_worker(kind, sc, params[sc.name], srv, args.time_limit)
+                        if sc.streams and srv.running:
+                            try:
+                                r["leftover_streams"] = cleanup_streams(srv.url, sc.streams)
+                            except Exception as exc:
+                                r["leftover_streams"] = [f"(cleanup failed: {exc})"]
                         runs[kind].append(r)
                         _print_run(sc, rep, repeat, kind, r, args.verbose)
-                        if not r.get("ok"):
+                        if not r.get("ok") and not r.get("skipped"):
                             failures += 1
             results[sc.name] = {k: summarize(v, sc.metrics) for k, v in runs.items()}
             raw_runs[sc.name] = runs
@@ -492,6 +576,11 @@ def parent_main(args: argparse.Namespace) -> int:
         for kind, s in results.get(sc.name, {}).items():
             for note in s["failures"]:
                 print(f"  FAILED {sc.name} / {kind}: {note}")
+            for note in s["skipped"]:
+                print(f"  SKIPPED {sc.name} / {kind}: {note}")
+            for note in s["leftovers"]:
+                print(f"  LEFTOVER {sc.name} / {kind}: stream {note} was still there after "
+                      "the run (deleted by the parent)")
             for note in s["suspect"]:
                 print(f"  SUSPECT {sc.name} / {kind}: {note}")
             for note in s["async_errors"]:
@@ -548,6 +637,8 @@ def _print_run(sc: Scenario, rep: int, repeat: int, kind: str, r: Dict[str, Any]
         print(line, flush=True)
         if verbose and r.get("stderr"):
             print("      stderr: " + r["stderr"].replace("\n", "\n      "), flush=True)
+    elif r.get("skipped"):
+        print(f"{head} SKIPPED: {r.get('error')}   ({r.get('wall_s', 0):.1f}s)", flush=True)
     else:
         print(f"{head} FAILED: {r.get('error')}   {rss}   ({r.get('wall_s', 0):.1f}s)",
               flush=True)
@@ -583,7 +674,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if args.list:
         for sc in SCENARIOS.values():
-            print(f"{sc.name:<12} {sc.title_for(sc.full):<45} "
+            print(f"{sc.name:<13} {sc.title_for(sc.full):<58} "
                   f"impls: {', '.join(sc.impls)}")
         return 0
     if args.worker:
