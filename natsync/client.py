@@ -1124,6 +1124,17 @@ class Client:
         _live_clients.discard(self)
         self._closed_done.set()
 
+    def wait_closed(self, timeout: Optional[float] = None) -> Optional[Exception]:
+        """Block until the client is closed (by close(), drain() or running out of servers).
+
+        Returns `last_error` (None after a clean close); raises TimeoutError if it is
+        still open after `timeout` seconds. nats.js's `closed()`, made blocking.
+        """
+        _check_timeout(timeout)
+        if not self._closed_done.wait(timeout):
+            raise TimeoutError("nats: the connection is still open")
+        return self._last_error
+
     def _own_threads(self) -> list[threading.Thread]:
         return [self._reader, self._flusher, self._cb_thread]
 

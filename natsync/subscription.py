@@ -256,6 +256,11 @@ class Subscription:
         return self._delivered
 
     @property
+    def received(self) -> int:
+        """Messages the server sent to this subscription (queued, delivered or dropped)."""
+        return self._received
+
+    @property
     def dropped(self) -> int:
         """Messages dropped because the pending limits were reached (slow consumer)."""
         return self._dropped

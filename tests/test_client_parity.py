@@ -153,3 +153,25 @@ def test_authenticator_signs_the_nonce_with_an_nkey() -> None:
             sub = nc.subscribe("signed")
             nc.publish("signed", b"in")
             assert sub.next_msg(2).data == b"in"
+
+
+def test_wait_closed_and_received(shared_server: NatsServer) -> None:
+    nc = natsync.connect(shared_server.url)
+    sub = nc.subscribe("count.me", max_msgs=2)
+    for _ in range(3):
+        nc.publish("count.me", b"x")
+    nc.flush()
+    wait_for(lambda: sub.received == 2, 2)
+    with pytest.raises(TimeoutError):
+        nc.wait_closed(timeout=0.05)
+    threading.Timer(0.1, nc.close).start()
+    assert nc.wait_closed(timeout=5) is None
+    assert nc.is_closed
+
+
+def test_wait_closed_reports_why() -> None:
+    srv = NatsServer()
+    srv.start()
+    nc = natsync.connect(srv.url, reconnect_time_wait=0.05, max_reconnect_attempts=1)
+    srv.close()
+    assert isinstance(nc.wait_closed(timeout=10), natsync.errors.NoServersError)
