@@ -13,7 +13,9 @@ import time
 from typing import Callable
 
 import natsync
+from natsync import micro
 from natsync.errors import NoRespondersError
+from natsync.kv import KeyWrongLastSequenceError
 from natsync.testing import NatsServer
 
 Say = Callable[[str], None]
@@ -111,10 +113,63 @@ def jetstream_tour(url: str, say: Say) -> None:
         js.delete_stream("TOUR")
 
 
+def kv_tour(url: str, say: Say) -> None:
+    """Key-Value: put/get, compare-and-set, and a watcher."""
+    with natsync.connect(url, name="natsync-tour-kv") as nc:
+        js = nc.jetstream()
+        kv = js.create_key_value(bucket="tour-settings", history=5)
+        rev = kv.put("theme", b"light")
+        kv.update("theme", b"dark", last=rev)
+        try:
+            kv.update("theme", b"blue", last=rev)
+        except KeyWrongLastSequenceError:
+            say("Key-Value: a compare-and-set with a stale revision was refused, as it must be.")
+        entry = kv.get("theme")
+        say(f"Key-Value: theme is {entry.value.decode()!r} at revision {entry.revision}; "
+            f"history keeps {len(kv.history('theme'))} revisions.")
+        with kv.watch("theme") as watcher:
+            initial = watcher.updates(timeout=2)
+            watcher.updates(timeout=2)  # None: the end of the initial values
+            kv.put("theme", b"solarized")
+            update = watcher.updates(timeout=2)
+        assert initial is not None and update is not None
+        say(f"Key-Value: a watcher saw {initial.value.decode()!r}, then the live update "
+            f"{update.value.decode()!r}.")
+        js.delete_key_value("tour-settings")
+
+
+def object_store_tour(url: str, say: Say) -> None:
+    """Object Store: a chunked put and a verified get."""
+    with natsync.connect(url, name="natsync-tour-obs") as nc:
+        js = nc.jetstream()
+        obs = js.create_object_store("tour-files")
+        data = bytes(range(256)) * 4096  # 1 MiB
+        info = obs.put("report.bin", data, chunk_size=128 * 1024)
+        result = obs.get("report.bin")
+        say(f"Object Store: stored a {info.size // 1024} KiB object in {info.chunks} chunks and "
+            f"read it back (digest checked, identical: {result.data == data}).")
+        js.delete_object_store("tour-files")
+
+
+def services_tour(url: str, say: Say) -> None:
+    """Services: an endpoint, a call, and discovery."""
+    with natsync.connect(url, name="natsync-tour-svc") as nc:
+        with micro.add_service(nc, name="tour-greeter", version="1.0.0") as svc:
+            svc.add_endpoint("hello", lambda req: req.respond(b"hello, " + req.data))
+            reply = nc.request("hello", b"tour", timeout=2)
+            found = micro.Client(nc).ping(name="tour-greeter", timeout=0.5)
+            stats = svc.stats().endpoints[0]
+            say(f"Services: the endpoint answered {reply.data.decode()!r}; discovery found "
+                f"{len(found)} instance(s); stats count {stats.num_requests} request(s).")
+
+
 def run(url: str, say: Say = print) -> None:
     """Run every part of the tour against the server at `url`."""
     core_tour(url, say)
     jetstream_tour(url, say)
+    kv_tour(url, say)
+    object_store_tour(url, say)
+    services_tour(url, say)
 
 
 def main() -> int:

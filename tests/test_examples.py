@@ -31,7 +31,14 @@ def test_tour_runs_against_a_given_server(nats_server: NatsServer) -> None:
                    "No responders", "Drained: the callback handled all 50 messages",
                    "recognised as a duplicate (True)", "the last got sequence 100",
                    "the kitchen fetched 40 orders", "60 wait for the next fetch",
-                   "replayed all 100 stored orders in order"):
+                   "replayed all 100 stored orders in order",
+                   "a compare-and-set with a stale revision was refused",
+                   "theme is 'dark' at revision 2; history keeps 2 revisions",
+                   "then the live update 'solarized'",
+                   "stored a 1024 KiB object in 8 chunks and read it back (digest checked, "
+                   "identical: True)",
+                   "the endpoint answered 'hello, tour'; discovery found 1 instance(s); "
+                   "stats count 1 request(s)"):
         assert phrase in out.stdout
 
 

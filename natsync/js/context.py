@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from ..client import _payload_bytes
 from ..errors import BadArgumentError
 from ..headers import HeadersLike
+from ..kv.manager import KeyValueManager
 from ..obs.manager import ObjectStoreManager
 from ..subjects import check_queue, check_subject
 from . import api
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_ORDERED_HEARTBEAT = 5.0
 
 
-class JetStreamContext(ObjectStoreManager, JetStreamManager):
+class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
     """`nc.jetstream()`: publish with acks, subscribe (push, pull, ordered), manage streams,
     and open Key-Value and Object Store buckets."""
 

@@ -150,6 +150,17 @@ class NotFoundError(APIError):
     default_code = 404
 
 
+class BucketNotFoundError(NotFoundError):
+    """No Key-Value or Object Store bucket of that name (the stores' own classes derive
+    from this one, so one `except` catches both)."""
+
+    default_description = "bucket not found"
+
+
+class InvalidBucketNameError(Error, ValueError):
+    """A Key-Value or Object Store bucket name is not 1 or more of A-Z a-z 0-9 - _."""
+
+
 class ServerError(APIError):
     """Code 500: the server failed to carry out the request.
 

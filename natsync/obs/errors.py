@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..js import errors as _js
 from ..js.errors import Error, NotFoundError
 
 __all__ = [
@@ -38,7 +39,7 @@ class ObjectStoreError(Error):
         super().__init__(message or self.default_message)
 
 
-class BucketNotFoundError(NotFoundError):
+class BucketNotFoundError(_js.BucketNotFoundError):
     """No object store bucket of that name (its stream `OBJ_<bucket>` does not exist)."""
 
     default_description = "bucket not found"
@@ -56,7 +57,7 @@ class ObjectDeletedError(NotFoundError):
     default_description = "cannot update meta for a deleted object"
 
 
-class InvalidBucketNameError(ObjectStoreError, ValueError):
+class InvalidBucketNameError(ObjectStoreError, _js.InvalidBucketNameError):
     """A bucket name must be 1 or more of A-Z, a-z, 0-9, '-' and '_' (ADR-20)."""
 
     default_message = "nats: invalid bucket name"

@@ -1,0 +1,47 @@
+"""JetStream Key-Value store (ADR-8, ADR-48), interoperable with nats.go, nats-py and the CLI."""
+
+from . import errors
+from .bucket import KeyValue
+from .config import BucketStatus, KeyValueConfig
+from .entry import KV_DEL, KV_OP, KV_PURGE, KV_PUT, Entry, Operation
+from .errors import (
+    BadBucketError,
+    BucketNotFoundError,
+    InvalidBucketNameError,
+    InvalidKeyError,
+    KeyDeletedError,
+    KeyHistoryTooLargeError,
+    KeyNotFoundError,
+    KeyValueError,
+    KeyValueLimitMarkerTTLNotSupportedError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+)
+from .manager import KeyValueManager
+from .watcher import KeyWatcher
+
+__all__ = [
+    "KV_DEL",
+    "KV_OP",
+    "KV_PURGE",
+    "KV_PUT",
+    "BadBucketError",
+    "BucketNotFoundError",
+    "BucketStatus",
+    "Entry",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyHistoryTooLargeError",
+    "KeyNotFoundError",
+    "KeyValue",
+    "KeyValueConfig",
+    "KeyValueError",
+    "KeyValueLimitMarkerTTLNotSupportedError",
+    "KeyValueManager",
+    "KeyWatcher",
+    "KeyWrongLastSequenceError",
+    "NoKeysError",
+    "Operation",
+    "errors",
+]

@@ -1,0 +1,240 @@
+"""`KeyValue`: one bucket's keys, read and written through its stream `KV_<bucket>` (ADR-8)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+
+from ..headers import Headers
+from ..js.errors import MsgNotFoundError, WrongLastSequenceError
+from .config import BucketStatus, check_key, key_prefix, stream_name
+from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
+from .errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from .watcher import LIST_BATCH, KeyWatcher
+
+if TYPE_CHECKING:
+    from ..js.context import JetStreamContext
+
+__all__ = ["KeyValue"]
+
+TTL = Union[int, float, str, None]
+
+#: nats-py's default age of the delete markers `purge_deletes()` removes entirely.
+PURGE_DELETES_OLDER_THAN = 30 * 60
+
+
+class KeyValue:
+    """A bucket: get/put/create/update/delete/purge keys, list them, watch them.
+
+    Every method blocks until the server answers (or the context's timeout passes).
+    `bucket` (also `name`) is the bucket's name. Thread-safe: share it freely.
+    """
+
+    def __init__(self, js: JetStreamContext, bucket: str, direct: bool = True) -> None:
+        self._js = js
+        self.bucket = bucket
+        self._stream = stream_name(bucket)
+        self._pre = key_prefix(bucket)
+        self._direct = direct
+
+    @property
+    def name(self) -> str:
+        """The bucket's name (nats.go's Bucket())."""
+        return self.bucket
+
+    @property
+    def stream(self) -> str:
+        """The name of the stream holding the bucket (`KV_<bucket>`)."""
+        return self._stream
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, key: str, revision: Optional[int] = None) -> Entry:
+        """The key's latest value, or the value it had at `revision`.
+
+        Raises KeyNotFoundError if the key (or that revision of it) does not exist and
+        KeyDeletedError (a KeyNotFoundError) if that revision is a delete or purge.
+        """
+        entry = self._entry(key, revision)
+        if entry.operation != Operation.PUT:
+            raise KeyDeletedError(entry, entry.operation.value)
+        return entry
+
+    def _entry(self, key: str, revision: Optional[int] = None) -> Entry:
+        """The stored revision (deletes and purges included); KeyNotFoundError if none."""
+        check_key(key)
+        subject = self._pre + key
+        try:
+            if revision is None:
+                raw = self._js.get_msg(self._stream, subject=subject, direct=self._direct)
+            else:
+                if revision < 1:
+                    raise KeyNotFoundError(message=f"no revision {revision} of key {key!r}")
+                raw = self._js.get_msg(self._stream, seq=revision, direct=self._direct)
+        except MsgNotFoundError:
+            what = f"key {key!r}" + (f" at revision {revision}" if revision else "")
+            raise KeyNotFoundError(message=f"{what} not found in bucket {self.bucket!r}") from None
+        if raw.subject != subject:
+            raise KeyNotFoundError(message=f"revision {revision} of bucket {self.bucket!r} is "
+                                           f"not key {key!r}")
+        op, reason = operation_of(raw.headers)
+        return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=0,
+                     created=raw.time, operation=op, marker_reason=reason)
+
+    def history(self, key: str) -> List[Entry]:
+        """Every stored revision of `key` (deletes included), oldest first; [] if none."""
+        check_key(key)
+        out: List[Entry] = []
+        with self.watch(key, include_history=True) as w:
+            for entry in w:
+                if entry is None:
+                    break
+                out.append(entry)
+        return out
+
+    def keys(self, filters: Union[str, Sequence[str], None] = None) -> List[str]:
+        """The keys that have a value (deleted/purged ones left out); [] for an empty bucket.
+
+        `filters` (a key filter or a list of them, with '*' and '>') are applied by
+        the server, which sends only the latest revision's headers of each match.
+        """
+        return list(self.list_keys(filters))
+
+    def list_keys(self, filters: Union[str, Sequence[str], None] = None) -> Iterator[str]:
+        """Like `keys()`, lazily: a generator for buckets too large to hold as one list.
+
+        Close it (or let it finish) to delete its server-side consumer at once.
+        """
+        w = KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
+                       ignore_deletes=True, meta_only=True, batch=LIST_BATCH)
+        try:
+            for entry in w:
+                if entry is None:
+                    return
+                yield entry.key
+        finally:
+            w.stop()
+
+    def status(self) -> BucketStatus:
+        """The bucket's settings and usage."""
+        return BucketStatus.from_stream_info(self.bucket, self._js.stream_info(self._stream))
+
+    # --- writing --------------------------------------------------------------------------
+
+    def put(self, key: str, value: bytes) -> int:
+        """Store a new value for `key`; returns its revision."""
+        check_key(key)
+        return self._js.publish(self._pre + key, value).seq
+
+    def create(self, key: str, value: bytes, msg_ttl: TTL = None) -> int:
+        """Store `value` only if `key` has none (never written, or deleted/purged); its revision.
+
+        KeyWrongLastSequenceError if the key has a value. `msg_ttl` (seconds, or a
+        Nats-TTL string) lets this revision expire (needs a bucket with limit_marker_ttl).
+        """
+        try:
+            return self._update(key, value, 0, msg_ttl)
+        except KeyWrongLastSequenceError as exc:
+            try:
+                latest = self._entry(key)
+            except KeyNotFoundError:
+                raise exc from None
+            if latest.operation == Operation.PUT:
+                raise
+            # A delete/purge marker is the latest revision: replace exactly that one.
+            return self._update(key, value, latest.revision, msg_ttl)
+
+    def update(self, key: str, value: bytes, last: int) -> int:
+        """Compare-and-set: store `value` only if `last` is the key's latest revision.
+
+        Returns the new revision; KeyWrongLastSequenceError if another write came first
+        (`last=0` means "the key was never written").
+        """
+        return self._update(key, value, last, None)
+
+    def _update(self, key: str, value: bytes, last: int, msg_ttl: TTL) -> int:
+        check_key(key)
+        try:
+            return self._js.publish(self._pre + key, value, expected_last_subject_seq=last,
+                                    msg_ttl=msg_ttl).seq
+        except WrongLastSequenceError as exc:
+            raise _wrong_last(exc, key) from None
+
+    def delete(self, key: str, last: Optional[int] = None) -> int:
+        """Mark `key` deleted (its history stays); with `last`, only if that is its latest revision.
+
+        Returns the revision of the delete marker (truthy, as nats-py's True).
+        """
+        return self._marker(key, Operation.DEL, last, None)
+
+    def purge(self, key: str, msg_ttl: TTL = None) -> int:
+        """Delete `key` and every earlier revision of it; returns the purge marker's revision.
+
+        With `msg_ttl` the marker itself expires then (needs limit_marker_ttl), leaving no trace.
+        """
+        return self._marker(key, Operation.PURGE, None, msg_ttl)
+
+    def _marker(self, key: str, op: Operation, last: Optional[int], msg_ttl: TTL) -> int:
+        check_key(key)
+        hdrs = Headers({KV_OP: op.value})
+        if op == Operation.PURGE:
+            hdrs[ROLLUP] = "sub"
+        try:
+            return self._js.publish(self._pre + key, b"", headers=hdrs,
+                                    expected_last_subject_seq=last, msg_ttl=msg_ttl).seq
+        except WrongLastSequenceError as exc:
+            raise _wrong_last(exc, key) from None
+
+    def purge_deletes(self, olderthan: float = PURGE_DELETES_OLDER_THAN) -> bool:
+        """Remove the history of deleted/purged keys, keeping markers younger than `olderthan` s.
+
+        A marker older than that (or any, when `olderthan` <= 0) goes too, so the key
+        leaves no trace; a younger one stays so watchers can still see the delete.
+        """
+        deleted: List[Entry] = []
+        with self.watch(">", meta_only=True) as w:
+            for entry in w:
+                if entry is None:
+                    break
+                if entry.operation != Operation.PUT:
+                    deleted.append(entry)
+        now = _dt.datetime.now(_dt.timezone.utc)
+        for entry in deleted:
+            keep = 0
+            if olderthan > 0 and entry.created is not None:
+                if (now - entry.created).total_seconds() < olderthan:
+                    keep = 1
+            self._js.purge_stream(self._stream, subject=self._pre + entry.key, keep=keep)
+        return True
+
+    # --- watching -------------------------------------------------------------------------
+
+    def watch(self, keys: Union[str, Sequence[str]] = ">", include_history: bool = False,
+              ignore_deletes: bool = False, meta_only: bool = False,
+              updates_only: bool = False, inactive_threshold: Optional[float] = None
+              ) -> KeyWatcher:
+        """Watch the keys matching `keys` (a filter with '*'/'>', or a list of them).
+
+        First the latest revision of each (every stored one with `include_history`,
+        none with `updates_only`), then None, then every change as it happens.
+        `meta_only` leaves values out; `ignore_deletes` leaves deletes and purges out.
+        """
+        return KeyWatcher(self._js, self.bucket, self._stream, keys, include_history,
+                          ignore_deletes, meta_only, updates_only, inactive_threshold)
+
+    def watchall(self, include_history: bool = False, ignore_deletes: bool = False,
+                 meta_only: bool = False, updates_only: bool = False,
+                 inactive_threshold: Optional[float] = None) -> KeyWatcher:
+        """Watch every key of the bucket (`watch(">")`)."""
+        return self.watch(">", include_history, ignore_deletes, meta_only, updates_only,
+                          inactive_threshold)
+
+    def __repr__(self) -> str:
+        return f"<KeyValue bucket={self.bucket!r}>"
+
+
+def _wrong_last(exc: WrongLastSequenceError, key: str) -> KeyWrongLastSequenceError:
+    """The KeyWrongLastSequenceError for the server's err_code 10071 on `key`."""
+    return KeyWrongLastSequenceError(code=exc.code, err_code=exc.err_code,
+                                     description=exc.description, what=f"key {key!r}")
+

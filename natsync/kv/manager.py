@@ -1,0 +1,126 @@
+"""`KeyValueManager`: the Key-Value methods of `natsync.js.JetStreamContext` (a mixin)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union, cast
+
+from ..js.errors import NotFoundError
+from .bucket import KeyValue
+from .config import (
+    STREAM_PREFIX,
+    BucketStatus,
+    KeyValueConfig,
+    check_bucket,
+    stream_config,
+    stream_name,
+)
+from .errors import BadBucketError, BucketNotFoundError, KeyValueLimitMarkerTTLNotSupportedError
+
+if TYPE_CHECKING:
+    from ..js.context import JetStreamContext
+    from ..js.manager import JetStreamManager
+
+    _Base = JetStreamManager
+else:
+    _Base = object
+
+__all__ = ["KeyValueManager"]
+
+#: Per-message TTLs and subject delete markers (ADR-43, ADR-48) came with nats-server 2.11.
+TTL_SERVER_VERSION = (2, 11, 0)
+#: The subject filter that finds every bucket's stream.
+_BUCKETS_FILTER = "$KV.*.>"
+
+
+class KeyValueManager(_Base):
+    """Create, open, list and delete Key-Value buckets (ADR-8).
+
+    A mixin for `JetStreamContext`: list it before `JetStreamManager` among the bases,
+    e.g. `class JetStreamContext(KeyValueManager, JetStreamManager)`.
+    """
+
+    def _kv_js(self) -> JetStreamContext:
+        return cast("JetStreamContext", self)
+
+    def create_key_value(self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+                         **params: Any) -> KeyValue:
+        """Create a bucket (or open it if it exists with the same settings).
+
+        Settings come from `config` (a KeyValueConfig, a dict of its fields, or just the
+        bucket name) and/or keywords of KeyValueConfig (keywords win). A bucket that
+        exists with other settings raises StreamNameInUseError.
+        """
+        cfg = _kv_config(config, params)
+        bucket = check_bucket(cfg.bucket)
+        scfg = stream_config(cfg)
+        if cfg.limit_marker_ttl:
+            self._kv_check_ttl_support()
+        info = self.add_stream(scfg)
+        if cfg.limit_marker_ttl and not (info.config.allow_msg_ttl
+                                         and info.config.subject_delete_marker_ttl):
+            raise KeyValueLimitMarkerTTLNotSupportedError(
+                f"nats: the server ignored limit_marker_ttl for bucket {bucket!r} "
+                "(needs nats-server 2.11+)")
+        return KeyValue(self._kv_js(), bucket, direct=bool(info.config.allow_direct))
+
+    def _kv_check_ttl_support(self) -> None:
+        """KeyValueLimitMarkerTTLNotSupportedError unless the server is 2.11 or later."""
+        version = self._nc.connected_server_version
+        if _version(version) < TTL_SERVER_VERSION:
+            raise KeyValueLimitMarkerTTLNotSupportedError(
+                f"nats: limit marker TTLs need nats-server 2.11+, connected to {version!r}")
+
+    def key_value(self, bucket: str) -> KeyValue:
+        """A handle on an existing bucket (BucketNotFoundError if there is none)."""
+        check_bucket(bucket)
+        try:
+            info = self.stream_info(stream_name(bucket))
+        except NotFoundError:
+            raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
+        if (info.config.max_msgs_per_subject or 0) < 1:
+            raise BadBucketError(f"nats: stream {stream_name(bucket)!r} is not a key-value "
+                                 "bucket (max_msgs_per_subject < 1)")
+        return KeyValue(self._kv_js(), bucket, direct=bool(info.config.allow_direct))
+
+    def delete_key_value(self, bucket: str) -> bool:
+        """Delete a bucket and every key in it (BucketNotFoundError if there is none)."""
+        check_bucket(bucket)
+        try:
+            return self.delete_stream(stream_name(bucket))
+        except NotFoundError:
+            raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
+
+    def key_value_store_names(self) -> List[str]:
+        """The names of every Key-Value bucket in the account, sorted."""
+        return sorted(name[len(STREAM_PREFIX):] for name in self.stream_names(_BUCKETS_FILTER)
+                      if name.startswith(STREAM_PREFIX))
+
+    def key_value_stores(self) -> List[BucketStatus]:
+        """The status of every Key-Value bucket in the account, sorted by name."""
+        out = []
+        for info in self.streams_info(_BUCKETS_FILTER):
+            name = info.config.name or ""
+            if name.startswith(STREAM_PREFIX):
+                out.append(BucketStatus.from_stream_info(name[len(STREAM_PREFIX):], info))
+        return sorted(out, key=lambda s: s.bucket)
+
+
+def _kv_config(config: Union[KeyValueConfig, Mapping[str, Any], str, None],
+               params: dict[str, Any]) -> KeyValueConfig:
+    """A KeyValueConfig from an instance, a dict of fields, a bucket name, and keywords."""
+    if config is None:
+        return KeyValueConfig(**params)
+    if isinstance(config, str):
+        return KeyValueConfig(bucket=config, **params)
+    if isinstance(config, KeyValueConfig):
+        return config.evolve(**params) if params else config
+    return KeyValueConfig(**{**config, **params})
+
+
+def _version(text: Optional[str]) -> Tuple[int, ...]:
+    """(major, minor, patch) of a server version such as "2.11.0-RC.1"; (0,) if unknown."""
+    m = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if m is None:
+        return (0,)
+    return tuple(int(g or 0) for g in m.groups())

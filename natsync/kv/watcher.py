@@ -1,0 +1,171 @@
+"""Watching keys: a blocking iterator of Entry built on an ordered pull consumer (ADR-8, ADR-17).
+
+The consumer's deliver policy picks the start: the latest revision of each key
+(last_per_subject), every stored revision (all, `include_history`) or only what
+comes next (`updates_only`, from the stream's next sequence). After a reconnect, a
+server restart, a missed heartbeat or the consumer's loss, the ordered consumer is
+re-created from the revision after the last one handed out, so no update is lost
+or repeated. While the initial values are still coming it is re-created as
+last_per_subject again (and revisions already handed out are skipped), so a resume
+there never brings back values that were already superseded when the watch began.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+
+from ..errors import BadSubscriptionError
+from ..errors import TimeoutError as NatsTimeoutError
+from ..js import api
+from ..js.consumer import DEFAULT_EXPIRES, MessageStream, OrderedConsumer
+from .config import filters_of, key_prefix
+from .entry import Entry, Operation, operation_of
+
+if TYPE_CHECKING:
+    from ..js.manager import JetStreamManager
+
+__all__ = ["KeyWatcher"]
+
+#: Messages asked for per pull, and the idle heartbeat that notices a silent server.
+WATCH_BATCH = 256
+LIST_BATCH = 4096
+WATCH_HEARTBEAT = 5.0
+#: nats-py's default: the server deletes a watch's consumer after 5 minutes without pulls.
+INACTIVE_THRESHOLD = 300.0
+
+
+class _WatchConsumer(OrderedConsumer):
+    """The ordered consumer of one watch, re-created with the policy that keeps the watch exact."""
+
+    def __init__(self, jsm: JetStreamManager, stream: str, watcher: KeyWatcher,
+                 filters: List[str], policy: Optional[api.DeliverPolicy],
+                 start_seq: Optional[int], headers_only: bool, inactive_threshold: float) -> None:
+        self._watcher = watcher
+        super().__init__(jsm, stream, filters, policy, start_seq, headers_only or None,
+                         inactive_threshold)
+
+    def _config(self) -> api.ConsumerConfig:
+        cfg = super()._config()
+        if self._deliver_policy != api.DeliverPolicy.LAST_PER_SUBJECT:
+            return cfg  # all / by start sequence: the default resume is exact
+        if not self._watcher._init_done:
+            # Still in the initial values: the latest of each key again (handed-out ones skipped).
+            return cfg.evolve(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT, opt_start_seq=None)
+        if not self._stream_seq:
+            # No key matched when the watch began: everything stored since is an update.
+            return cfg.evolve(deliver_policy=api.DeliverPolicy.ALL, opt_start_seq=None)
+        return cfg
+
+
+class KeyWatcher:
+    """Yields an Entry per revision, one None once the initial values are in, then every update.
+
+    `None` marks the end of the initial values, also when there were none; it is not
+    sent with `updates_only=True`. Iteration blocks for the next update and ends after
+    `stop()` (or leaving a `with` block); `updates(timeout)` returns one item at a time.
+    """
+
+    def __init__(self, js: JetStreamManager, bucket: str, stream: str,
+                 keys: Union[str, Sequence[str]], include_history: bool = False,
+                 ignore_deletes: bool = False, meta_only: bool = False,
+                 updates_only: bool = False, inactive_threshold: Optional[float] = None,
+                 batch: int = WATCH_BATCH, heartbeat: float = WATCH_HEARTBEAT) -> None:
+        self.bucket = bucket
+        self._pre = key_prefix(bucket)
+        self._ignore_deletes = ignore_deletes
+        self._init_done = updates_only
+        self._marker_due = False
+        self._stopped = False
+        self._closed = False
+        self._last_seq = 0  # stream sequence of the last revision handed out (or skipped)
+        subjects = [self._pre + k for k in filters_of(keys)]
+        start: Optional[int] = None
+        policy: Optional[api.DeliverPolicy]
+        if updates_only:
+            policy = None
+            start = js.stream_info(stream).state.last_seq + 1
+        elif include_history:
+            policy = api.DeliverPolicy.ALL
+        else:
+            policy = api.DeliverPolicy.LAST_PER_SUBJECT
+        self._consumer = _WatchConsumer(js, stream, self, subjects, policy, start, meta_only,
+                                        inactive_threshold or INACTIVE_THRESHOLD)
+        try:
+            if not updates_only:
+                if js.consumer_info(stream, self._consumer.name).num_pending == 0:
+                    self._init_done = self._marker_due = True
+            self._msgs: MessageStream = self._consumer.messages(
+                max_messages=batch, expires=max(DEFAULT_EXPIRES, heartbeat * 2),
+                heartbeat=heartbeat)
+        except BaseException:
+            self._consumer.delete()
+            raise
+
+    def __iter__(self) -> Iterator[Optional[Entry]]:
+        return self
+
+    def __next__(self) -> Optional[Entry]:
+        return self.updates(timeout=None)
+
+    def updates(self, timeout: Optional[float] = 5.0) -> Optional[Entry]:
+        """The next Entry, or None for the end-of-initial-values marker.
+
+        Raises natsync.errors.TimeoutError if nothing comes within `timeout` seconds
+        (None: wait as long as it takes), and StopIteration once the watcher is stopped.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._marker_due:
+                self._marker_due = False
+                return None
+            if self._stopped:
+                raise StopIteration
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise NatsTimeoutError("nats: no key-value update in time")
+            try:
+                msg = self._msgs.next(timeout=remaining)
+            except BadSubscriptionError:
+                if self._stopped:  # stop() from another thread
+                    raise StopIteration from None
+                raise
+            if msg is None:
+                self._stopped = True
+                raise StopIteration
+            meta = msg.metadata
+            if not self._init_done and meta.num_pending == 0:
+                self._init_done = self._marker_due = True
+            seq = meta.sequence.stream
+            if seq <= self._last_seq:
+                continue  # handed out before the consumer was re-created
+            self._last_seq = seq
+            op, reason = operation_of(msg.headers)
+            if self._ignore_deletes and op != Operation.PUT:
+                continue
+            return Entry(bucket=self.bucket, key=msg.subject[len(self._pre):], value=msg.data,
+                         revision=seq, delta=meta.num_pending, created=meta.timestamp,
+                         operation=op, marker_reason=reason)
+
+    def stop(self) -> None:
+        """End the watch: iteration stops and the server-side consumer is deleted."""
+        self._stopped = True
+        if self._closed:
+            return
+        self._closed = True
+        self._msgs.stop()
+        self._consumer.delete()
+
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` was called (or the iteration ended)."""
+        return self._stopped
+
+    def __enter__(self) -> KeyWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<KeyWatcher bucket={self.bucket!r} consumer={self._consumer.name!r}>"
