@@ -12,13 +12,12 @@ there never brings back values that were already superseded when the watch began
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, List, Optional, Sequence, Union
 
-from ..errors import BadSubscriptionError
-from ..errors import TimeoutError as NatsTimeoutError
 from ..js import api
-from ..js.consumer import DEFAULT_EXPIRES, MessageStream, OrderedConsumer
+from ..js.consumer import OrderedConsumer
+from ..js.watch import OrderedWatch, first_new_seq
+from ..msg import Msg
 from .config import filters_of, key_prefix
 from .entry import Entry, Operation, operation_of
 
@@ -58,13 +57,15 @@ class _WatchConsumer(OrderedConsumer):
         return cfg
 
 
-class KeyWatcher:
+class KeyWatcher(OrderedWatch[Entry]):
     """Yields an Entry per revision, one None once the initial values are in, then every update.
 
     `None` marks the end of the initial values, also when there were none; it is not
     sent with `updates_only=True`. Iteration blocks for the next update and ends after
     `stop()` (or leaving a `with` block); `updates(timeout)` returns one item at a time.
     """
+
+    _what = "key-value update"
 
     def __init__(self, js: JetStreamManager, bucket: str, stream: str,
                  keys: Union[str, Sequence[str]], include_history: bool = False,
@@ -74,98 +75,34 @@ class KeyWatcher:
         self.bucket = bucket
         self._pre = key_prefix(bucket)
         self._ignore_deletes = ignore_deletes
-        self._init_done = updates_only
-        self._marker_due = False
-        self._stopped = False
-        self._closed = False
+        self._init_done = updates_only  # read by _WatchConsumer while it is created
         self._last_seq = 0  # stream sequence of the last revision handed out (or skipped)
         subjects = [self._pre + k for k in filters_of(keys)]
         start: Optional[int] = None
         policy: Optional[api.DeliverPolicy]
         if updates_only:
             policy = None
-            start = js.stream_info(stream).state.last_seq + 1
+            start = first_new_seq(js, stream)
         elif include_history:
             policy = api.DeliverPolicy.ALL
         else:
             policy = api.DeliverPolicy.LAST_PER_SUBJECT
-        self._consumer = _WatchConsumer(js, stream, self, subjects, policy, start, meta_only,
-                                        inactive_threshold or INACTIVE_THRESHOLD)
-        try:
-            if not updates_only:
-                if js.consumer_info(stream, self._consumer.name).num_pending == 0:
-                    self._init_done = self._marker_due = True
-            self._msgs: MessageStream = self._consumer.messages(
-                max_messages=batch, expires=max(DEFAULT_EXPIRES, heartbeat * 2),
-                heartbeat=heartbeat)
-        except BaseException:
-            self._consumer.delete()
-            raise
+        consumer = _WatchConsumer(js, stream, self, subjects, policy, start, meta_only,
+                                  inactive_threshold or INACTIVE_THRESHOLD)
+        super().__init__(js, stream, consumer, updates_only, batch, heartbeat)
 
-    def __iter__(self) -> Iterator[Optional[Entry]]:
-        return self
-
-    def __next__(self) -> Optional[Entry]:
-        return self.updates(timeout=None)
-
-    def updates(self, timeout: Optional[float] = 5.0) -> Optional[Entry]:
-        """The next Entry, or None for the end-of-initial-values marker.
-
-        Raises natsync.errors.TimeoutError if nothing comes within `timeout` seconds
-        (None: wait as long as it takes), and StopIteration once the watcher is stopped.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._marker_due:
-                self._marker_due = False
-                return None
-            if self._stopped:
-                raise StopIteration
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise NatsTimeoutError("nats: no key-value update in time")
-            try:
-                msg = self._msgs.next(timeout=remaining)
-            except BadSubscriptionError:
-                if self._stopped:  # stop() from another thread
-                    raise StopIteration from None
-                raise
-            if msg is None:
-                self._stopped = True
-                raise StopIteration
-            meta = msg.metadata
-            if not self._init_done and meta.num_pending == 0:
-                self._init_done = self._marker_due = True
-            seq = meta.sequence.stream
-            if seq <= self._last_seq:
-                continue  # handed out before the consumer was re-created
-            self._last_seq = seq
-            op, reason = operation_of(msg.headers)
-            if self._ignore_deletes and op != Operation.PUT:
-                continue
-            return Entry(bucket=self.bucket, key=msg.subject[len(self._pre):], value=msg.data,
-                         revision=seq, delta=meta.num_pending, created=meta.timestamp,
-                         operation=op, marker_reason=reason)
-
-    def stop(self) -> None:
-        """End the watch: iteration stops and the server-side consumer is deleted."""
-        self._stopped = True
-        if self._closed:
-            return
-        self._closed = True
-        self._msgs.stop()
-        self._consumer.delete()
-
-    @property
-    def stopped(self) -> bool:
-        """True once `stop()` was called (or the iteration ended)."""
-        return self._stopped
-
-    def __enter__(self) -> KeyWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _item(self, msg: Msg) -> Optional[Entry]:
+        meta = msg.metadata
+        seq = meta.sequence.stream
+        if seq <= self._last_seq:
+            return None  # handed out before the consumer was re-created
+        self._last_seq = seq
+        op, reason = operation_of(msg.headers)
+        if self._ignore_deletes and op != Operation.PUT:
+            return None
+        return Entry(bucket=self.bucket, key=msg.subject[len(self._pre):], value=msg.data,
+                     revision=seq, delta=meta.num_pending, created=meta.timestamp,
+                     operation=op, marker_reason=reason)
 
     def __repr__(self) -> str:
         return f"<KeyWatcher bucket={self.bucket!r} consumer={self._consumer.name!r}>"
