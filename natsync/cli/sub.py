@@ -1,0 +1,73 @@
+"""`natsync sub`: print the messages arriving on subjects."""
+
+from __future__ import annotations
+
+import argparse
+import queue
+from typing import TYPE_CHECKING
+
+from .common import positive_int
+from .output import message_json, show_message
+
+if TYPE_CHECKING:
+    from ..msg import Msg
+    from .connection import Session
+    from .main import Subparsers
+
+EPILOG = """\
+Runs until Ctrl-C, or until --count messages arrived. "Subscribing on ..." goes to
+stderr once the server has the subscription. With --json, each message is one line of
+JSON: subject, reply, headers ({name: [values]}), size, and data (UTF-8 text) or
+data_b64 (base64, for other bytes).
+
+examples:
+  natsync sub 'orders.>'
+  natsync sub work --queue workers --count 1 --raw
+  natsync sub 'logs.*' --json | jq .data"""
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Add `sub`."""
+    from .main import command
+
+    p = command(sub, "sub", common, "subscribe and print messages", run, epilog=EPILOG,
+                description="Print the messages published to SUBJECT(s) (wildcards allowed).")
+    p.add_argument("subjects", metavar="SUBJECT", nargs="+",
+                   help="subjects to subscribe to; * and > are wildcards")
+    p.add_argument("--queue", metavar="GROUP", default="",
+                   help="join a queue group (each message goes to one member)")
+    p.add_argument("-c", "--count", type=positive_int, metavar="N",
+                   help="exit after N messages")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("-r", "--raw", action="store_true", help="print only the bodies")
+    shape.add_argument("--headers", action="store_true", help="print the headers too")
+
+
+def run(session: Session) -> int:
+    """Subscribe, then print until the count is reached (or Ctrl-C)."""
+    args = session.args
+    out = session.out
+    nc = session.nc()
+    inbox: queue.Queue[Msg] = queue.Queue()
+    # With --count the server itself stops after N, so a queue-group member takes no more
+    # work than it prints.
+    for subject in args.subjects:
+        nc.subscribe(subject, queue=args.queue, cb=inbox.put, max_msgs=args.count or 0)
+    nc.flush(timeout=session.timeout)
+    group = f" in queue group {args.queue!r}" if args.queue else ""
+    out.note(f"Subscribing on {', '.join(args.subjects)}{group}")
+    n = 0
+    while args.count is None or n < args.count:
+        try:
+            msg = inbox.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        n += 1
+        if out.json_mode:
+            out.json_line(message_json(msg.subject, msg.data, msg.headers, msg.reply))
+            continue
+        title = f"[#{n}] Received on {msg.subject!r}"
+        if msg.reply:
+            title += f" with reply {msg.reply!r}"
+        show_message(out, title, msg.data, msg.headers, args.headers, args.raw)
+    return 0
