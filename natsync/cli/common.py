@@ -27,6 +27,13 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
           "d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0, None: 1.0}
 
 
+def add_body_shape(parser: argparse.ArgumentParser) -> None:
+    """The --raw / --headers choice of how message bodies are printed."""
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("-r", "--raw", action="store_true", help="print only the bodies")
+    shape.add_argument("--headers", action="store_true", help="print the headers too")
+
+
 def duration(text: str) -> float:
     """Seconds from `30`, `1.5`, `500ms`, `30s`, `5m`, `1h30m`, `7d`, `1w` or `1y`."""
     s = text.strip().lower()

@@ -7,7 +7,15 @@ import os
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from .common import CliError, choice, confirm, duration, positive_duration, positive_int
+from .common import (
+    CliError,
+    add_body_shape,
+    choice,
+    confirm,
+    duration,
+    positive_duration,
+    positive_int,
+)
 from .output import Output, count, human, message_json, show_message, when
 from .output import duration as show_duration
 
@@ -103,9 +111,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="do not acknowledge (the server redelivers after its ack wait)")
     c.add_argument("--exec", metavar="COMMAND", dest="exec_command",
                    help="run COMMAND per message, body on stdin; ack on success")
-    shape = c.add_mutually_exclusive_group()
-    shape.add_argument("-r", "--raw", action="store_true", help="print only the bodies")
-    shape.add_argument("--headers", action="store_true", help="print the headers too")
+    add_body_shape(c)
 
 
 # --- ls / info -------------------------------------------------------------------------------------
@@ -118,11 +124,7 @@ def run_ls(session: Session) -> int:
     js = session.js()
     if args.names:
         names = sorted(js.consumer_names(args.stream))
-        if out.json_mode:
-            out.json(names)
-        else:
-            for name in names:
-                out.line(name)
+        out.names(names)
         return 0
     infos = sorted(js.consumers_info(args.stream), key=lambda i: i.name)
     if out.json_mode:

@@ -118,11 +118,7 @@ def run_ls(session: Session) -> int:
     kvm = manager(session)
     if session.args.names:
         names = kvm.key_value_store_names()
-        if out.json_mode:
-            out.json(names)
-        else:
-            for name in names:
-                out.line(name)
+        out.names(names)
         return 0
     statuses = kvm.key_value_stores()
     if out.json_mode:

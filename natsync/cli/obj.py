@@ -174,11 +174,7 @@ def run_ls(session: Session) -> int:
 
 
 def _names(out: Output, names: list[str]) -> int:
-    if out.json_mode:
-        out.json(names)
-    else:
-        for name in names:
-            out.line(name)
+    out.names(names)
     return 0
 
 

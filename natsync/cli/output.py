@@ -47,6 +47,14 @@ class Output:
         buffer.write(data)
         buffer.flush()
 
+    def names(self, names: Sequence[str]) -> None:
+        """A list of names: one JSON array, or one name per line."""
+        if self.json_mode:
+            self.json(list(names))
+        else:
+            for name in names:
+                self.line(name)
+
     def fields(self, pairs: Iterable[tuple[str, Any]], indent: int = 0) -> None:
         """Aligned `Name: value` lines; None values are left out."""
         shown = [(k, v) for k, v in pairs if v is not None]

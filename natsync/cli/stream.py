@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from .common import (
     CliError,
     UsageError,
+    add_body_shape,
     choice,
     confirm,
     duration,
@@ -112,9 +113,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                        help="start at stream sequence SEQ (default: the first)")
     where.add_argument("--last", type=positive_int, metavar="N",
                        help="the last N messages of the stream")
-    shape = c.add_mutually_exclusive_group()
-    shape.add_argument("-r", "--raw", action="store_true", help="print only the bodies")
-    shape.add_argument("--headers", action="store_true", help="print the headers too")
+    add_body_shape(c)
 
 
 # --- ls / info -----------------------------------------------------------------------------------
@@ -127,11 +126,7 @@ def run_ls(session: Session) -> int:
     js = session.js()
     if args.names:
         names = sorted(js.stream_names(subject=args.subject))
-        if out.json_mode:
-            out.json(names)
-        else:
-            for name in names:
-                out.line(name)
+        out.names(names)
         return 0
     infos = sorted(js.streams_info(subject=args.subject), key=lambda i: i.config.name or "")
     if out.json_mode:

@@ -6,7 +6,7 @@ import argparse
 import queue
 from typing import TYPE_CHECKING
 
-from .common import positive_int
+from .common import add_body_shape, positive_int
 from .output import message_json, show_message
 
 if TYPE_CHECKING:
@@ -38,9 +38,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="join a queue group (each message goes to one member)")
     p.add_argument("-c", "--count", type=positive_int, metavar="N",
                    help="exit after N messages")
-    shape = p.add_mutually_exclusive_group()
-    shape.add_argument("-r", "--raw", action="store_true", help="print only the bodies")
-    shape.add_argument("--headers", action="store_true", help="print the headers too")
+    add_body_shape(p)
 
 
 def run(session: Session) -> int:
