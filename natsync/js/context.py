@@ -61,8 +61,13 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
                       expected_last_msg_id: Optional[str] = None,
                       msg_ttl: Union[int, float, str, None] = None) -> Future[api.PubAck]:
         """Publish without waiting: a Future of the PubAck (blocks while the window is full)."""
-        hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
-                               expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+        if (headers is None and msg_id is None and stream is None and expected_stream is None
+                and expected_last_seq is None and expected_last_subject_seq is None
+                and expected_last_msg_id is None and msg_ttl is None):
+            hdrs = None  # the common case, on the hot path of bulk publishing
+        else:
+            hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
+                                   expected_last_subject_seq, expected_last_msg_id, msg_ttl)
         return self._async.publish(subject, _bytes(payload), hdrs, timeout)
 
     def publish_async_pending(self) -> int:

@@ -10,6 +10,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Optional, Union
 
+from ..client import CONNECTED
 from ..errors import BadArgumentError, ConnectionClosedError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import Headers, HeadersLike
@@ -158,9 +159,11 @@ class AsyncPublisher:
     def publish(self, subject: str, payload: bytes, headers: Optional[Headers],
                 timeout: Optional[float]) -> Future[api.PubAck]:
         nc = self._nc
-        nc._check_requestable()
+        if nc._state is not CONNECTED:
+            nc._check_requestable()
         subj = publish_subject(subject)
-        nc._ensure_mux()
+        if not nc._resp_sid:
+            nc._ensure_mux()
         with self._cond:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._resolve, name="natsync-js-acks",
