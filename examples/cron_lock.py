@@ -19,7 +19,6 @@ JetStream. Against a server older than 2.11 the whole bucket gets a TTL instead.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from natsync.kv import (
     KeyValueLimitMarkerTTLNotSupportedError,
     KeyWrongLastSequenceError,
 )
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 BUCKET = "demo-cron-locks"
 LOCK = "nightly-report"
@@ -159,15 +158,8 @@ def run(url: str, say: Callable[[str], None] = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=True, say=print) as url:
         run(url)
-        return 0
-    with NatsServer(jetstream=True) as server:
-        print(f"Started an embedded nats-server with JetStream at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server.")
     return 0
 
 

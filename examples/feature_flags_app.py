@@ -19,7 +19,6 @@ In Flask or Django, the FlagStore part is the same and the views read from it.
 from __future__ import annotations
 
 import json
-import os
 import socketserver
 import sys
 import threading
@@ -30,7 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import natsync
 from natsync.kv import BucketNotFoundError, KeyValue, KeyWrongLastSequenceError
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 BUCKET = "demo-flags"
 TRUE = {"1", "true", "yes", "on"}
@@ -212,15 +211,8 @@ def run(url: str, say: Callable[[str], None] = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=True, say=print) as url:
         run(url)
-        return 0
-    with NatsServer(jetstream=True) as server:
-        print(f"Started an embedded nats-server with JetStream at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server.")
     return 0
 
 

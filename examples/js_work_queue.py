@@ -7,12 +7,11 @@ the same run retries it; the second run finds nothing to do and exits quietly.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import natsync
 from natsync.js import api
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 
 def cron_run(url: str, run: int) -> tuple[int, int]:
@@ -52,9 +51,6 @@ def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("NATS_URL"):
-        main(os.environ["NATS_URL"])
-    else:
-        with NatsServer(jetstream=True) as server:
-            main(server.url)
+    with server_url(jetstream=True) as url:
+        main(url)
     sys.exit(0)

