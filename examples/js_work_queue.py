@@ -51,6 +51,6 @@ def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    with server_url(jetstream=True) as url:
+    with server_url(jetstream=True, say=print) as url:
         main(url)
     sys.exit(0)

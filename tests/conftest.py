@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -56,3 +60,23 @@ def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condi
 def natsync_threads() -> list[threading.Thread]:
     """The natsync threads still alive in this process."""
     return [t for t in threading.enumerate() if t.name.startswith("natsync-")]
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, url: Optional[str],
+                announced: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run examples/<name> as a script, with NATS_URL=url or (url None) without NATS_URL.
+
+    Asserts exit status 0 and, when `announced`, that it said it used the given server.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
+    if url is not None:
+        env["NATS_URL"] = url
+    out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    if url is not None and announced:
+        assert f"Using your server at {url}" in out.stdout
+    return out

@@ -6,10 +6,8 @@ import importlib.util
 import io
 import json
 import os
-import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -18,14 +16,11 @@ import pytest
 import natsync
 from natsync.testing import NatsServer
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from .conftest import EXAMPLES, run_example
 
 
 def test_tour_runs_against_a_given_server(nats_server: NatsServer) -> None:
-    env = dict(os.environ, NATS_URL=nats_server.url)
-    out = subprocess.run([sys.executable, str(EXAMPLES / "tour.py")], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = run_example("tour.py", nats_server.url)
     for phrase in ("Publish/subscribe: received 'Hello, Joe!'", "Queue group: 100 jobs",
                    "Request/reply", "Headers: content-type=application/json",
                    "No responders", "Drained: the callback handled all 50 messages",
@@ -43,26 +38,14 @@ def test_tour_runs_against_a_given_server(nats_server: NatsServer) -> None:
 
 
 def test_tour_starts_its_own_server_without_nats_url() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
-    out = subprocess.run([sys.executable, str(EXAMPLES / "tour.py")], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = run_example("tour.py", None)
     assert "Started an embedded nats-server" in out.stdout
     assert "Stopped the embedded server" in out.stdout
 
 
-def run_example(name: str, url: str) -> str:
-    """Run examples/<name> against `url` (through NATS_URL); return its output."""
-    env = dict(os.environ, NATS_URL=url)
-    out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert f"Using your server at {url}" in out.stdout
-    return out.stdout
-
 
 def test_pubsub_basics(nats_server: NatsServer) -> None:
-    out = run_example("pubsub_basics.py", nats_server.url)
+    out = run_example("pubsub_basics.py", nats_server.url).stdout
     for phrase in ("Wildcards: 'basics.orders.*' received ['basics.orders.new']; "
                    "'basics.orders.>' received ['basics.orders.new', 'basics.orders.eu.paid']",
                    "content-type=text/plain", "tags=['red', 'blue']",
@@ -75,7 +58,7 @@ def test_pubsub_basics(nats_server: NatsServer) -> None:
 
 
 def test_request_reply(nats_server: NatsServer) -> None:
-    out = run_example("request_reply.py", nats_server.url)
+    out = run_example("request_reply.py", nats_server.url).stdout
     for phrase in ("'hello' came back as 'HELLO' with Trace-Id 42",
                    "No responders: nobody serves 'rr.nobody'",
                    "also a builtin TimeoutError: True",
@@ -90,7 +73,7 @@ def test_request_reply(nats_server: NatsServer) -> None:
 
 
 def test_flask_app_pattern(nats_server: NatsServer) -> None:
-    out = run_example("flask_app_pattern.py", nats_server.url)
+    out = run_example("flask_app_pattern.py", nats_server.url).stdout
     for phrase in ("Serving the WSGI app at http://127.0.0.1:",
                    "GET /time x20 from 8 concurrent callers: status [200]",
                    "sharing 1 natsync connection",
@@ -182,30 +165,21 @@ def test_web_app_shares_one_client_across_threads(
 
 
 def test_resilient_worker_rides_through_an_outage() -> None:
-    out = subprocess.run([sys.executable, str(EXAMPLES / "resilient_worker.py")],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = run_example("resilient_worker.py", None)
     assert out.stdout.count("Worker answers: resized") == 2
     assert "Audit got: published while the server was away" in out.stdout
     assert "Worker saw: disconnected, reconnected (reconnects: 1)" in out.stdout
 
 
-def _run_example(name: str, url: str) -> str:
-    env = dict(os.environ, NATS_URL=url)
-    out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
 
 def test_js_work_queue_cron(nats_server: NatsServer) -> None:
-    out = _run_example("js_work_queue.py", nats_server.url)
+    out = run_example("js_work_queue.py", nats_server.url).stdout
     assert "Cron run 1 processed 25 jobs (1 after a retry)." in out
     assert "Cron run 2 processed 0 jobs (0 after a retry)." in out
     assert "Jobs left in the queue: 0." in out
 
 
 def test_ordered_replay_notebook(nats_server: NatsServer) -> None:
-    out = _run_example("ordered_replay.py", nats_server.url)
+    out = run_example("ordered_replay.py", nats_server.url, announced=False).stdout
     assert "Replayed 60 readings in order: sequences 1..60, strictly increasing: True" in out
     assert "room1 from sequence 30: 10 readings" in out

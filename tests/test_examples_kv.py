@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from natsync.testing import NatsServer
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def run_example(name: str, url: str) -> str:
-    """Run examples/<name> with NATS_URL=url; its stdout (exit status 0 asserted)."""
-    env = dict(os.environ, NATS_URL=url)
-    out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env, capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert f"Using your server at {url}" in out.stdout
-    return out.stdout
+from .conftest import run_example
 
 
 def test_feature_flags_app(nats_server: NatsServer) -> None:
-    out = run_example("feature_flags_app.py", nats_server.url)
+    out = run_example("feature_flags_app.py", nats_server.url).stdout
     for phrase in ("Created bucket 'demo-flags'",
                    "Serving the WSGI app at http://127.0.0.1:",
                    "GET / -> Welcome! You get the classic checkout. Banner: Spring sale: 20% off",
@@ -39,7 +25,7 @@ def test_feature_flags_app(nats_server: NatsServer) -> None:
 
 
 def test_cron_lock(nats_server: NatsServer) -> None:
-    out = run_example("cron_lock.py", nats_server.url)
+    out = run_example("cron_lock.py", nats_server.url).stdout
     for phrase in ("Created bucket 'demo-cron-locks' with per-key TTLs",
                    "started together; 1 did the work, 1 skipped.",
                    "run-C: crashed without releasing the lock.",
@@ -55,10 +41,7 @@ def test_cron_lock(nats_server: NatsServer) -> None:
 
 
 def test_examples_start_their_own_server() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
     for name in ("feature_flags_app.py", "cron_lock.py"):
-        out = subprocess.run([sys.executable, str(EXAMPLES / name)], env=env,
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
+        out = run_example(name, None)
         assert "Started an embedded nats-server with JetStream" in out.stdout
         assert "Stopped the embedded server." in out.stdout

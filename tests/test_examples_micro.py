@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from natsync.testing import NatsServer
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "micro_service.py"
+from .conftest import run_example
 
 
 def test_micro_service_example(nats_server: NatsServer) -> None:
-    env = dict(os.environ, NATS_URL=nats_server.url)
-    out = subprocess.run([sys.executable, str(EXAMPLE)], env=env, capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    out = run_example("micro_service.py", nats_server.url)
     for phrase in (f"Using your server at {nats_server.url}",
                    "Started two instances of 'calculator'",
                    "calc.add [1, 2, 3.5] = 6.5",

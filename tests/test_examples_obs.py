@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from natsync.testing import NatsServer
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "upload_app.py"
+from .conftest import run_example
+
 
 def test_upload_app_example(nats_server: NatsServer) -> None:
-    env = dict(os.environ, NATS_URL=nats_server.url)
-    out = subprocess.run([sys.executable, str(EXAMPLE)], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    out = run_example("upload_app.py", nats_server.url)
     for phrase in (f"Using your server at {nats_server.url}",
                    "Serving the upload app at http://127.0.0.1:",
                    "POST /files/holiday/beach.jpg (3145851 bytes): 201, stored in 25 chunks "
