@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import queue
 import time
 from typing import TYPE_CHECKING
 
 from ..headers import Headers
 from .common import UsageError, body, header, headers_of, non_negative_int, positive_int, render
 from .output import message_json, show_message
+from .sub import listen
 
 if TYPE_CHECKING:
-    from ..msg import Msg
     from .connection import Session
     from .main import Subparsers
 
@@ -110,19 +109,8 @@ def run_reply(session: Session) -> int:
     if args.response is not None and args.echo:
         raise UsageError("give either a RESPONSE or --echo, not both")
     extra = headers_of(args.header)
-    nc = session.nc()
-    inbox: queue.Queue[Msg] = queue.Queue()
-    nc.subscribe(args.subject, queue=args.queue, cb=inbox.put, max_msgs=args.count or 0)
-    nc.flush(timeout=session.timeout)
-    group = f" in queue group {args.queue!r}" if args.queue else ""
-    out.note(f"Listening on {args.subject}{group}")
-    n = 0
-    while args.count is None or n < args.count:
-        try:
-            msg = inbox.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        n += 1
+    for n, msg in enumerate(listen(session, [args.subject], args.queue, args.count,
+                                   "Listening on"), 1):
         hdrs = Headers(msg.headers) if args.echo and msg.headers is not None else Headers()
         if args.echo:
             data = msg.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import queue
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .common import add_body_shape, positive_int
 from .output import message_json, show_message
@@ -41,26 +41,37 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     add_body_shape(p)
 
 
+def listen(session: Session, subjects: list[str], group: str, count: Optional[int],
+           verb: str) -> Iterator[Msg]:
+    """Subscribe to `subjects` and yield what arrives, up to `count` messages (or Ctrl-C).
+
+    With a count the server itself stops after N, so a queue-group member takes no more
+    work than it handles.
+    """
+    out = session.out
+    nc = session.nc()
+    inbox: queue.Queue[Msg] = queue.Queue()
+    for subject in subjects:
+        nc.subscribe(subject, queue=group, cb=inbox.put, max_msgs=count or 0)
+    nc.flush(timeout=session.timeout)
+    in_group = f" in queue group {group!r}" if group else ""
+    out.note(f"{verb} {', '.join(subjects)}{in_group}")
+    n = 0
+    while count is None or n < count:
+        try:
+            msg = inbox.get(timeout=0.5)  # a timeout keeps Ctrl-C responsive
+        except queue.Empty:
+            continue
+        n += 1
+        yield msg
+
+
 def run(session: Session) -> int:
     """Subscribe, then print until the count is reached (or Ctrl-C)."""
     args = session.args
     out = session.out
-    nc = session.nc()
-    inbox: queue.Queue[Msg] = queue.Queue()
-    # With --count the server itself stops after N, so a queue-group member takes no more
-    # work than it prints.
-    for subject in args.subjects:
-        nc.subscribe(subject, queue=args.queue, cb=inbox.put, max_msgs=args.count or 0)
-    nc.flush(timeout=session.timeout)
-    group = f" in queue group {args.queue!r}" if args.queue else ""
-    out.note(f"Subscribing on {', '.join(args.subjects)}{group}")
-    n = 0
-    while args.count is None or n < args.count:
-        try:
-            msg = inbox.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        n += 1
+    for n, msg in enumerate(listen(session, args.subjects, args.queue, args.count,
+                                   "Subscribing on"), 1):
         if out.json_mode:
             out.json_line(message_json(msg.subject, msg.data, msg.headers, msg.reply))
             continue
