@@ -417,3 +417,34 @@ def test_close_ends_every_jetstream_thread(js_server: NatsServer) -> None:
     nc.close()
     assert ctx.stopped
     assert natsync_threads() == []
+
+
+def test_ordered_recreate_failure_never_blocks_past_the_timeout(
+        js: natsync.js.JetStreamContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from natsync.js.errors import NoStreamResponseError
+
+    js.add_stream(name="OR", subjects=["or"])
+    for i in range(3):
+        js.publish("or", b"%d" % i)
+    ordered = js.stream("OR").ordered_consumer()
+    it = ordered.messages(max_messages=10, expires=2, heartbeat=0.2)
+    assert [int(it.next(timeout=5).data) for _ in range(3)] == [0, 1, 2]  # type: ignore[union-attr]
+    real_add = js.add_consumer
+    failing = [True]
+
+    def flaky_add(*args: object, **kwargs: object) -> api.ConsumerInfo:
+        if failing[0]:
+            raise NoStreamResponseError("injected: JetStream still recovering")
+        return real_add(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(js, "add_consumer", flaky_add)
+    js.delete_consumer("OR", ordered.name)  # its pull ends with 409 Consumer Deleted
+    js.publish("or", b"3")
+    start = time.monotonic()
+    with pytest.raises(NatsTimeoutError):
+        it.next(timeout=1.0)
+    assert time.monotonic() - start < 2.5
+    failing[0] = False
+    msg = it.next(timeout=10)
+    assert msg is not None and msg.data == b"3"  # resumed in order, nothing repeated
+    it.stop()

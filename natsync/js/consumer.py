@@ -84,9 +84,11 @@ class MessageStream:
             while True:
                 if self._stopped and not self._sub.pending_msgs:
                     return None
+                ready = True
                 if not self._stopped:
-                    self._top_up()
-                wait = self._heartbeat * 2
+                    ready = self._top_up()
+                # While an ordered consumer waits to be re-created, retry soon.
+                wait = self._heartbeat * 2 if ready else RETRY_WAIT
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -95,7 +97,7 @@ class MessageStream:
                 try:
                     msg = self._sub.next_msg(wait)
                 except NatsTimeoutError:
-                    if time.monotonic() - self._last_activity >= self._heartbeat * 2:
+                    if ready and time.monotonic() - self._last_activity >= self._heartbeat * 2:
                         self._heartbeat_missed()
                     continue
                 except (ConnectionClosedError, BadSubscriptionError):
@@ -112,19 +114,25 @@ class MessageStream:
                 if not self._stale(msg):
                     self._on_status(msg)
 
-    def _top_up(self) -> None:
-        """Re-pull after reconnects; ask for more when fewer than half are still due."""
+    def _top_up(self) -> bool:
+        """Re-pull after reconnects; ask for more when fewer than half are still due.
+
+        False while the consumer could not be (re-)created yet: nothing was pulled.
+        """
         reconnects = self._nc.stats["reconnects"]
         if reconnects != self._reconnects:
             self._reconnects = reconnects
             self._due = 0
             self._consumer._after_reconnect()
+        if not self._consumer._ready():
+            self._due = 0
+            return False
         if self._consumer.name != self._pull_consumer:  # re-created: pull afresh
             self._pull_consumer = self._consumer.name
             self._first_pull = self._next_pull
             self._due = 0
         if self._due > self._max // 2:
-            return
+            return True
         batch = self._max - self._due
         req = pull_request(batch, self._expires, heartbeat=self._heartbeat,
                            max_bytes=self._max_bytes)
@@ -132,6 +140,7 @@ class MessageStream:
         self._next_pull += 1
         self._nc.publish(self._consumer._next_subject, json.dumps(req).encode(), reply=reply)
         self._due += batch
+        return True
 
     def _stale(self, msg: Msg) -> bool:
         """A status for a pull sent to a consumer since replaced (its 409 must not reset again)."""
@@ -273,7 +282,14 @@ class Consumer:
     def fetch(self, max_messages: int = 1, max_wait: float = 5.0,
               heartbeat: Optional[float] = None) -> list[Msg]:
         """Up to `max_messages`, waiting at most `max_wait` seconds; [] when none came."""
-        msgs = self._puller().fetch(max_messages, max_wait, heartbeat)
+        deadline = time.monotonic() + max_wait
+        while not self._ready():  # an ordered consumer being re-created after an outage
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            time.sleep(min(RETRY_WAIT, remaining))
+        msgs = self._puller().fetch(max_messages, max(0.0, deadline - time.monotonic()),
+                                    heartbeat)
         return [m for m in (self._check_order(m) for m in msgs) if m is not None]
 
     def next(self, timeout: float = 5.0) -> Msg:
@@ -307,6 +323,9 @@ class Consumer:
     def _recreate_on_loss(self) -> bool:
         return False
 
+    def _ready(self) -> bool:
+        return True
+
     def __repr__(self) -> str:
         return f"<Consumer stream={self.stream!r} name={self.name!r}>"
 
@@ -326,6 +345,7 @@ class OrderedConsumer(Consumer):
         self._opt_start_seq = opt_start_seq
         self._headers_only = headers_only
         self._inactive = inactive_threshold
+        self._recreate_pending = False  # the last re-create failed; retried before a pull
         self._stream_seq = 0  # last stream sequence handed to the user
         self._consumer_seq = 0  # last consumer sequence seen on the current consumer
         self._jsm = jsm
@@ -365,18 +385,15 @@ class OrderedConsumer(Consumer):
             self._jsm.delete_consumer(self.stream, old)
         except Exception:  # gone already (server restart, inactivity)
             pass
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.name = self._create()
-                break
-            except (NotFoundError, NatsTimeoutError, ConnectionClosedError):
-                raise
-            except Exception as exc:  # JetStream still recovering: try again shortly
-                if time.monotonic() > deadline:
-                    raise
-                log.debug("ordered consumer re-create failed (%s); retrying", exc)
-                time.sleep(RETRY_WAIT)
+        try:
+            self.name = self._create()
+        except (NotFoundError, ConnectionClosedError):
+            raise
+        except Exception as exc:  # JetStream still recovering: the reader retries, in time
+            log.debug("ordered consumer re-create failed (%s); will retry", exc)
+            self._recreate_pending = True
+            return
+        self._recreate_pending = False
         self._next_subject = f"{self._jsm.prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
         with self._pull_lock:
             if self._pull is not None:
@@ -406,6 +423,12 @@ class OrderedConsumer(Consumer):
     def _recreate_on_loss(self) -> bool:
         self._reset()
         return True
+
+    def _ready(self) -> bool:
+        """True once the consumer exists; a failed re-create is retried here, once a call."""
+        if self._recreate_pending:
+            self._reset()
+        return not self._recreate_pending
 
     def delete(self) -> None:
         """Delete the current server-side consumer (it would expire on its own)."""
