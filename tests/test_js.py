@@ -137,6 +137,28 @@ def test_publish_async(js: natsync.js.JetStreamContext) -> None:
         bad.result(timeout=5)
 
 
+def test_publish_async_futures_work_with_the_stdlib_and_survive_cancel(
+        js: natsync.js.JetStreamContext) -> None:
+    import concurrent.futures as cf
+
+    js.add_stream(name="AF", subjects=["af"])
+    futures = [js.publish_async("af", b"%d" % i) for i in range(500)]
+    cancelled = sum(f.cancel() for f in futures[::2])  # those still waiting for their ack
+    assert js.publish_async_completed(timeout=20)
+    done, not_done = cf.wait(futures, timeout=5)
+    assert not not_done and sum(f.cancelled() for f in futures) == cancelled
+    acks = [f.result() for f in futures if not f.cancelled()]
+    assert len(acks) == 500 - cancelled and all(a.stream == "AF" for a in acks)
+    # The resolver thread is still at work after settling cancelled futures.
+    seen: list[int] = []
+    more = [js.publish_async("af", b"x") for _ in range(50)]
+    more[-1].add_done_callback(lambda f: seen.append(f.result().seq))
+    assert sorted(f.result().seq for f in cf.as_completed(more, timeout=10)) == \
+        list(range(501, 551))
+    assert seen == [550]
+    assert "state=finished returned PubAck" in repr(more[0])
+
+
 def test_get_msg_direct_and_not(js: natsync.js.JetStreamContext) -> None:
     js.add_stream(name="G", subjects=["g.>"], allow_direct=True)
     js.publish("g.a", b"first", headers={"h": "1"})

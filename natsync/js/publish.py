@@ -7,12 +7,12 @@ import re
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Optional, Union
 
 from ..client import CONNECTED
 from ..errors import BadArgumentError, ConnectionClosedError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
+from ..futures import LazyFuture
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
 from ..subjects import publish_subject
@@ -111,16 +111,14 @@ def publish_sync(nc: Client, subject: str, payload: bytes, timeout: float,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _AckWaiter:
-    """One in-flight async publish: the reader hands its reply to the resolver thread."""
-
-    __slots__ = ("owner", "future", "deadline", "token")
+class PubAckFuture(LazyFuture[api.PubAck]):
+    """The future `publish_async` returns; it is also the in-flight entry the reader fills."""
 
     def __init__(self, owner: AsyncPublisher, token: str, deadline: float) -> None:
+        super().__init__()
         self.owner = owner
         self.token = token
         self.deadline = deadline
-        self.future: Future[api.PubAck] = Future()
 
     def deliver(self, msg: Msg) -> bool:
         self.owner._arrived(self, msg)
@@ -143,21 +141,22 @@ class AsyncPublisher:
         self._max = max_pending
         self._timeout = timeout
         self._cond = threading.Condition(threading.Lock())
-        self._inflight: dict[str, _AckWaiter] = {}  # in publish order, so deadlines ascend
-        self._replies: deque[tuple[_AckWaiter, Union[Msg, Exception]]] = deque()
+        self._inflight: dict[str, PubAckFuture] = {}  # in publish order, so deadlines ascend
+        self._replies: deque[tuple[PubAckFuture, Union[Msg, Exception]]] = deque()
         self._sleeping = False
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
 
-    def _arrived(self, waiter: _AckWaiter, outcome: Union[Msg, Exception]) -> None:
+    def _arrived(self, waiter: PubAckFuture, outcome: Union[Msg, Exception]) -> None:
         """Called on the reader thread: queue the reply, wake the resolver if it sleeps."""
         self._replies.append((waiter, outcome))
         if self._sleeping:
             with self._cond:
+                self._sleeping = False  # one wake-up per sleep, not one per reply
                 self._cond.notify_all()
 
     def publish(self, subject: str, payload: bytes, headers: Optional[Headers],
-                timeout: Optional[float]) -> Future[api.PubAck]:
+                timeout: Optional[float]) -> PubAckFuture:
         nc = self._nc
         if nc._state is not CONNECTED:
             nc._check_requestable()
@@ -175,9 +174,9 @@ class AsyncPublisher:
                     raise ConnectionClosedError()
                 self._cond.wait(0.5)
             token = nc._new_token()
-            waiter = _AckWaiter(self, token, time.monotonic() + (timeout or self._timeout))
-            self._inflight[token] = waiter
-        nc._resp_map[token] = waiter
+            future = PubAckFuture(self, token, time.monotonic() + (timeout or self._timeout))
+            self._inflight[token] = future
+        nc._resp_map[token] = future
         try:
             nc._enqueue(nc._frame(subj, nc._resp_prefix_b + token.encode(), payload, headers),
                         len(payload))
@@ -187,7 +186,7 @@ class AsyncPublisher:
                 self._inflight.pop(token, None)
                 self._cond.notify_all()
             raise
-        return waiter.future
+        return future
 
     def pending(self) -> int:
         """Publishes still waiting for their ack."""
@@ -217,7 +216,7 @@ class AsyncPublisher:
                     self._cond.wait(wait)
                 self._sleeping = False
                 stopping = self._stopping
-            done: list[tuple[_AckWaiter, Union[Msg, Exception]]] = []
+            done: list[tuple[PubAckFuture, Union[Msg, Exception]]] = []
             while self._replies:
                 done.append(self._replies.popleft())
             now = time.monotonic()
@@ -230,15 +229,14 @@ class AsyncPublisher:
                                                        "async publish in time")))
             # Futures are completed before they leave the in-flight map, so that
             # publish_async_completed() returning means every future is done.
-            for waiter, outcome in done:
-                if not waiter.future.done():
-                    _settle(waiter.future, outcome)
+            for future, outcome in done:
+                _settle(future, outcome)
             # Only this thread removes entries (dict.pop is atomic), so publishers that
             # insert under the lock are not held up while a large batch is retired.
             resp_map = self._nc._resp_map
-            for waiter, _ in done:
-                if self._inflight.pop(waiter.token, None) is not None:
-                    resp_map.pop(waiter.token, None)
+            for future, _ in done:
+                if self._inflight.pop(future.token, None) is not None:
+                    resp_map.pop(future.token, None)
             with self._cond:
                 self._cond.notify_all()
             if stopping and not self._inflight:
@@ -254,14 +252,14 @@ class AsyncPublisher:
             thread.join(5)
 
 
-def _settle(future: Future[api.PubAck], outcome: Union[Msg, Exception]) -> None:
+def _settle(future: PubAckFuture, outcome: Union[Msg, Exception]) -> None:
     """Complete a future with the ack in `outcome`, or with the error it is."""
     if isinstance(outcome, Exception):
-        future.set_exception(outcome)
+        future.settle(exception=outcome)
         return
     try:
         ack = pub_ack(outcome)
     except Exception as exc:
-        future.set_exception(exc)
+        future.settle(exception=exc)
     else:
-        future.set_result(ack)
+        future.settle(ack)
