@@ -23,7 +23,9 @@ _REPR_DATA = 64
 class Msg:
     """A message: `subject`, `reply`, `data` (bytes) and `headers` (Headers or None)."""
 
-    __slots__ = ("subject", "reply", "data", "headers", "_client", "_ackd")
+    # _mark: the subscription's running byte total when this message was queued.
+    __slots__ = ("subject", "reply", "data", "headers", "_client", "_ackd", "_mark")
+    _mark: int
 
     def __init__(self, client: Optional[Client], subject: str, reply: str, data: bytes,
                  headers: Optional[Headers]) -> None:

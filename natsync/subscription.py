@@ -5,6 +5,11 @@ subscription's lock, and only wakes consumers that are actually waiting. Consume
 `next_msg()`/iteration on any thread, or the subscription's own dispatcher thread when it
 has a callback. The reader never waits: when the pending limits are reached, new messages
 are dropped and counted.
+
+`next_msg()` takes a queued message without the lock (a deque pop is atomic). The counts
+stay exact anyway because only the reader writes them: each queued message carries the
+running byte total at which it was queued, so the bytes pending are that total minus the
+oldest queued message's mark, and the messages delivered are those queued minus those left.
 """
 
 from __future__ import annotations
@@ -57,12 +62,14 @@ class Subscription:
         self._msgs_limit = pending_msgs_limit if pending_msgs_limit > 0 else 1 << 62
         self._bytes_limit = pending_bytes_limit if pending_bytes_limit > 0 else 1 << 62
         self._msgs: deque[Msg] = deque()
+        self._pop = self._msgs.popleft
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
-        self._pending_bytes = 0
+        self._queued = 0  # messages ever queued (less any discarded), reader-written
+        self._queued_bytes = 0  # their payload bytes: the next message's mark
         self._received = 0
-        self._delivered = 0
+        self._delivered = 0  # callback subscriptions only: messages passed to the callback
         self._dropped = 0
         self._slow = False
         # Why input ended: None while open. `_clean` says whether iteration just stops.
@@ -90,21 +97,30 @@ class Subscription:
                 if len(msgs) >= room:
                     msgs = msgs[:room]
                     self._ended = MaxMessagesReached()
-            nbytes = sum([len(m.data) for m in msgs])
             q = self._msgs
+            pending = self._pending_bytes()
+            start = mark = self._queued_bytes
+            for m in msgs:
+                m._mark = mark
+                mark += len(m.data)
             dropped = 0
             if (len(q) + len(msgs) <= self._msgs_limit
-                    and self._pending_bytes + nbytes <= self._bytes_limit):
+                    and pending + mark - start <= self._bytes_limit):
                 q.extend(msgs)
-                self._pending_bytes += nbytes
+                self._queued += len(msgs)
             else:
+                mark = start
                 for m in msgs:
                     size = len(m.data)
-                    if len(q) >= self._msgs_limit or self._pending_bytes + size > self._bytes_limit:
+                    if len(q) >= self._msgs_limit or pending + size > self._bytes_limit:
                         dropped += 1
                     else:
+                        m._mark = mark
+                        mark += size
+                        pending += size
                         q.append(m)
-                        self._pending_bytes += size
+                        self._queued += 1
+            self._queued_bytes = mark
             self._received += len(msgs)
             new_episode = False
             if dropped:
@@ -124,9 +140,25 @@ class Subscription:
                 self._ended = reason
                 self._clean = clean
             if discard:
-                self._msgs.clear()
-                self._pending_bytes = 0
+                self._discard()
             self._cond.notify_all()
+
+    def _discard(self) -> None:
+        """Empty the queue (holding the lock), uncounting what no consumer took meanwhile."""
+        pop = self._pop
+        while True:
+            try:
+                pop()
+            except IndexError:
+                return
+            self._queued -= 1
+
+    def _pending_bytes(self) -> int:
+        """Payload bytes queued and not yet taken: the total less the oldest one's mark."""
+        try:
+            return self._queued_bytes - self._msgs[0]._mark
+        except IndexError:
+            return 0
 
     # --- consumer side ----------------------------------------------------------------
 
@@ -140,33 +172,39 @@ class Subscription:
             self._client._check_fork()
         if self._cb is not None:
             raise Error("nats: next_msg() cannot be used on a subscription with a callback")
-        with self._lock:
-            q = self._msgs
-            if not q:
-                self._wait(timeout)
-            msg = q.popleft()
-            self._pending_bytes -= len(msg.data)
-            self._delivered += 1
-            return msg
-
-    def _wait(self, timeout: Optional[float]) -> None:
-        """Wait (holding the lock) until a message is queued, the input ends, or time is up."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._waiters += 1
         try:
-            while not self._msgs:
-                if self._ended is not None:
-                    raise self._ended
-                if deadline is None:
-                    self._cond.wait()
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError(
-                            f"nats: timeout waiting for a message on {self.subject!r}")
-                    self._cond.wait(remaining)
-        finally:
-            self._waiters -= 1
+            return self._pop()
+        except IndexError:
+            return self._next_waiting(timeout)
+
+    def _next_waiting(self, timeout: Optional[float]) -> Msg:
+        """Wait until a message is queued (and take it), the input ends, or time is up.
+
+        Another thread's lock-free `next_msg` may take the message this one was woken
+        for; then it simply waits again.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pop = self._pop
+        with self._lock:
+            self._waiters += 1
+            try:
+                while True:
+                    try:
+                        return pop()
+                    except IndexError:
+                        pass
+                    if self._ended is not None:
+                        raise self._ended
+                    if deadline is None:
+                        self._cond.wait()
+                    else:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError(
+                                f"nats: timeout waiting for a message on {self.subject!r}")
+                        self._cond.wait(remaining)
+            finally:
+                self._waiters -= 1
 
     def __iter__(self) -> Iterator[Msg]:
         return self
@@ -198,9 +236,8 @@ class Subscription:
                     self._waiters -= 1
                 if not self._msgs:
                     return
-                batch = list(self._msgs)
+                batch = list(self._msgs)  # the dispatcher is the only consumer here
                 self._msgs.clear()
-                self._pending_bytes = 0
                 self._busy = True
             try:
                 for msg in batch:
@@ -248,12 +285,16 @@ class Subscription:
     @property
     def pending_bytes(self) -> int:
         """Payload bytes received and not yet handed to the user."""
-        return self._pending_bytes
+        with self._lock:
+            return self._pending_bytes()
 
     @property
     def delivered(self) -> int:
         """Messages handed to the user (returned by next_msg or passed to the callback)."""
-        return self._delivered
+        if self._cb is not None:
+            return self._delivered
+        with self._lock:
+            return self._queued - len(self._msgs)
 
     @property
     def received(self) -> int:

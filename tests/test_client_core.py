@@ -354,6 +354,67 @@ def test_pending_bytes_limit(connect: Connect) -> None:
     assert sub.pending_msgs == 10 and sub.pending_bytes == 1000 and sub.dropped == 10
 
 
+def test_pending_counts_stay_exact_as_messages_are_taken(connect: Connect) -> None:
+    nc = connect(error_cb=lambda e: None)
+    sub = nc.subscribe("sizes", pending_bytes_limit=3000)
+    sizes = [(i * 37) % 250 for i in range(40)]  # 4,860 bytes in all; empty payloads too
+    for i, size in enumerate(sizes):
+        nc.publish("sizes", bytes([i]) * size)
+    nc.flush()
+    wait_for(lambda: sub.pending_msgs + sub.dropped == 40)
+    kept: list[int] = []  # a message is dropped when it would not fit, later ones may
+    for size in sizes:
+        if sum(kept) + size <= 3000:
+            kept.append(size)
+    assert sub.pending_msgs == len(kept) and sub.dropped == 40 - len(kept)
+    assert sub.pending_bytes == sum(kept) and sub.delivered == 0
+    for taken in range(1, len(kept) + 1):
+        assert len(sub.next_msg(1).data) == kept[taken - 1]
+        assert sub.pending_bytes == sum(kept[taken:]) and sub.delivered == taken
+    # Room again: the limit is measured from what is still queued, not from all-time totals.
+    nc.publish("sizes", b"y" * 3000)
+    nc.flush()
+    assert sub.next_msg(1).data == b"y" * 3000 and sub.pending_bytes == 0
+
+
+def test_many_threads_take_from_one_subscription_exactly_once(connect: Connect) -> None:
+    nc = connect()
+    sub = nc.subscribe("shared")
+    total, got, lock = 20_000, [], threading.Lock()
+
+    def take() -> None:
+        mine = []
+        try:
+            while True:
+                mine.append(int(sub.next_msg(timeout=2).data))
+        except natsync.errors.TimeoutError:
+            with lock:
+                got.extend(mine)
+
+    takers = [threading.Thread(target=take) for _ in range(4)]
+    for t in takers:
+        t.start()
+    for i in range(total):
+        nc.publish("shared", b"%d" % i)
+    nc.flush()
+    for t in takers:
+        t.join(30)
+    assert sorted(got) == list(range(total))
+    assert sub.delivered == total and sub.pending_msgs == 0 and sub.pending_bytes == 0
+
+
+def test_unsubscribe_discards_queued_messages_without_counting_them(connect: Connect) -> None:
+    nc = connect()
+    sub = nc.subscribe("gone")
+    for _ in range(10):
+        nc.publish("gone", b"abc")
+    nc.flush()
+    wait_for(lambda: sub.pending_msgs == 10)
+    sub.next_msg(1)
+    sub.unsubscribe()
+    assert sub.delivered == 1 and sub.pending_msgs == 0 and sub.pending_bytes == 0
+
+
 def test_flush_and_rtt(client: natsync.Client) -> None:
     client.publish("x", b"1")
     client.flush(timeout=2)
