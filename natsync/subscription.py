@@ -241,10 +241,10 @@ class Subscription:
                 self._busy = True
             try:
                 for msg in batch:
-                    with self._lock:
-                        if self._ended is not None and not self._clean_drain():
-                            break
-                        self._delivered += 1
+                    # Unlocked reads and writes: this thread is the only writer of _delivered.
+                    if self._ended is not None and not self._clean_drain():
+                        break
+                    self._delivered += 1
                     try:
                         cb(msg)
                     except Exception as exc:  # a failing callback must not kill delivery
