@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 import natsync
-from natsync.errors import MsgAlreadyAckdError, NotJSMessageError
+from natsync.errors import ConnectionClosedError, MsgAlreadyAckdError, NotJSMessageError
 from natsync.errors import TimeoutError as NatsTimeoutError
 from natsync.js import api
 from natsync.js.errors import (
@@ -22,7 +22,7 @@ from natsync.js.errors import (
 from natsync.js.metadata import parse_metadata
 from natsync.testing import NatsServer
 
-from .conftest import wait_for
+from .conftest import natsync_threads, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +157,30 @@ def test_publish_async_futures_work_with_the_stdlib_and_survive_cancel(
         list(range(501, 551))
     assert seen == [550]
     assert "state=finished returned PubAck" in repr(more[0])
+
+
+def test_publish_async_failures_window_and_close(js_server: NatsServer) -> None:
+    from natsync.js.errors import NoStreamResponseError
+
+    nc = natsync.connect(js_server.url)
+    js = nc.jetstream(publish_async_max_pending=3)
+    mute = nc.subscribe("mute")  # takes the publishes and never acks them
+    nobody = js.publish_async("nobody.listens")  # 503 no responders
+    late = [js.publish_async("mute", b"x", timeout=0.4) for _ in range(3)]
+    t0 = time.monotonic()
+    blocked = js.publish_async("mute", b"y", timeout=0.4)  # waits for a slot in the window
+    assert 0.2 < time.monotonic() - t0 < 5
+    assert isinstance(nobody.exception(timeout=5), NoStreamResponseError)
+    for f in late:
+        assert isinstance(f.exception(timeout=5), NoStreamResponseError)
+    assert mute.pending_msgs >= 4
+    in_flight = [js.publish_async("mute", b"z", timeout=30) for _ in range(2)]
+    nc.close()
+    assert isinstance(blocked.exception(timeout=5), (NoStreamResponseError, ConnectionClosedError))
+    for f in in_flight:
+        assert isinstance(f.exception(timeout=5), ConnectionClosedError)
+    assert js.publish_async_pending() == 0
+    assert natsync_threads() == []
 
 
 def test_get_msg_direct_and_not(js: natsync.js.JetStreamContext) -> None:
