@@ -94,36 +94,37 @@ class Parser:
                 break
             if end - pos > max_line:
                 raise ProtocolError(f"control line longer than {max_line} bytes")
+            htoken = None
             if startswith(b"MSG ", pos):
-                has_headers = False
-                line = data[pos + 4:end]
+                # Split on any run of whitespace (tabs and repeated spaces are legal
+                # separators); also faster than split(b" ") plus a check for empty tokens.
+                args = data[pos + 4:end].split()
             else:
                 parts = data[pos:end].split(None, 1)
                 op = parts[0].upper() if parts else b""
                 rest = parts[1] if len(parts) > 1 else b""
                 if op == b"HMSG":
-                    has_headers = True
-                elif op != b"MSG":
+                    args = rest.split()
+                    if len(args) > 2:
+                        htoken = args.pop(-2)  # leaves the shape of a MSG line
+                elif op == b"MSG":
+                    args = rest.split()
+                else:
                     pos = end + 2
                     append(_control_event(op, rest))
                     continue
-                else:
-                    has_headers = False
-                line = rest
-            # Split on any run of whitespace (tabs and repeated spaces are legal separators);
-            # this is also faster than split(b" ") plus a check for empty tokens.
-            args = line.split()
-            nargs = len(args) - has_headers
             try:
-                if nargs == 3:
+                if len(args) == 3:
+                    subject_b, sid_b, size_b = args
                     reply = ""
-                elif nargs == 4:
-                    reply = args[2].decode()
+                elif len(args) == 4:
+                    subject_b, sid_b, reply_b, size_b = args
+                    reply = reply_b.decode()
                 else:
                     raise ValueError
-                n = int(args[-1])
-                sid = int(args[1])
-                subject = args[0].decode()  # UnicodeDecodeError is a ValueError
+                n = int(size_b)
+                sid = int(sid_b)
+                subject = subject_b.decode()  # UnicodeDecodeError is a ValueError
             except ValueError:
                 raise ProtocolError(f"bad message line: {data[pos:end][:128]!r}") from None
             if n < 0 or n > self.max_payload:
@@ -134,14 +135,14 @@ class Parser:
                 self._buf = data[pos:]
                 self._need = stop + 2 - pos - len(self._buf)
                 return events
-            if data[stop:stop + 2] != _CRLF:
+            if data[stop] != 13 or data[stop + 1] != 10:
                 raise ProtocolError("message payload not followed by CRLF")
-            if has_headers:
-                hlen = _length(args[-2], n)
+            if htoken is None:
+                append((MSG, sid, subject, reply, data[start:stop], None))
+            else:
+                hlen = _length(htoken, n)
                 append((MSG, sid, subject, reply,
                         data[start + hlen:stop], parse_headers(data[start:start + hlen])))
-            else:
-                append((MSG, sid, subject, reply, data[start:stop], None))
             pos = stop + 2
         self._buf = data[pos:]
         return events
