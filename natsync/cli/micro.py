@@ -62,11 +62,17 @@ def _client(session: Session) -> MicroClient:
     return Client(session.nc())
 
 
-def _none_found(session: Session, what: str) -> int:
+def _to_print(session: Session, found: List[Any], what: str) -> bool:
+    """True when `found` is left to print as text; False once shown as JSON.
+
+    Raises CliError when no `what` answered (with --json, prints an empty list instead).
+    """
     if session.out.json_mode:
-        session.out.json([])
-        return 0
-    raise CliError(f"no {what} answered within {session.args.wait:g}s")
+        session.out.json(found)
+        return False
+    if not found:
+        raise CliError(f"no {what} answered within {session.args.wait:g}s")
+    return True
 
 
 def run_ls(session: Session) -> int:
@@ -91,10 +97,7 @@ def run_info(session: Session) -> int:
     out = session.out
     found = sorted(_client(session).info(args.name, args.id, timeout=args.wait, stall=STALL),
                    key=lambda i: i.id)
-    if not found:
-        return _none_found(session, f"instance of service {args.name!r}")
-    if out.json_mode:
-        out.json(found)
+    if not _to_print(session, found, f"instance of service {args.name!r}"):
         return 0
     for n, i in enumerate(found):
         if n:
@@ -115,10 +118,7 @@ def run_stats(session: Session) -> int:
     out = session.out
     found = sorted(_client(session).stats(args.name, args.id, timeout=args.wait, stall=STALL),
                    key=lambda s: s.id)
-    if not found:
-        return _none_found(session, f"instance of service {args.name!r}")
-    if out.json_mode:
-        out.json(found)
+    if not _to_print(session, found, f"instance of service {args.name!r}"):
         return 0
     for n, s in enumerate(found):
         if n:
@@ -140,11 +140,8 @@ def run_ping(session: Session) -> int:
     out = session.out
     found = sorted(_client(session).ping(args.name, args.id, timeout=args.wait, stall=STALL),
                    key=lambda p: (p.name, p.id))
-    if not found:
-        return _none_found(session, "service" if args.name is None
-                           else f"instance of service {args.name!r}")
-    if out.json_mode:
-        out.json(found)
+    what = "service" if args.name is None else f"instance of service {args.name!r}"
+    if not _to_print(session, found, what):
         return 0
     out.table(["Name", "Version", "ID", "Metadata"],
               [[p.name, p.version, p.id, human(p.metadata)] for p in found])
