@@ -1150,6 +1150,25 @@ class Client:
         else:
             log.error("natsync: %s", err)
 
+    # --- the seam for subsystems (js/, kv/, obs/, micro/, contrib/) ----------------------
+
+    def report_error(self, err: Exception) -> None:
+        """Report an asynchronous error to `error_cb` (on the callbacks thread), as the
+        client does its own; for subsystems whose threads have nobody to raise to."""
+        self._report_error(err)
+
+    def add_close_hook(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` during close(), after the connection's threads have stopped and
+        before `closed_cb`; for subsystems that own a thread and must join it at close."""
+        self._close_hooks.append(hook)
+
+    def remove_close_hook(self, hook: Callable[[], None]) -> None:
+        """Forget a hook given to add_close_hook (no error if it is not there)."""
+        try:
+            self._close_hooks.remove(hook)
+        except ValueError:
+            pass
+
     def _run_callbacks(self) -> None:
         while True:
             fn = self._callbacks.get()

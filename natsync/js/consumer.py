@@ -181,7 +181,7 @@ class MessageStream:
     def _heartbeat_missed(self) -> None:
         """No message and no heartbeat for two heartbeat intervals: pull again."""
         self._due = 0
-        self._nc._report_error(HeartbeatMissedError(
+        self._nc.report_error(HeartbeatMissedError(
             f"nats: no heartbeat from consumer {self._consumer.name!r}; re-pulling"))
         self._consumer._after_reconnect()
 
@@ -211,7 +211,7 @@ class ConsumeContext:
         self._error_cb = error_cb
         self._thread = threading.Thread(target=self._run, name="natsync-js-consume", daemon=True)
         self._thread.start()
-        stream._nc._close_hooks.append(self.stop)  # close() joins this thread too
+        stream._nc.add_close_hook(self.stop)  # close() joins this thread too
 
     def _run(self) -> None:
         while True:
@@ -233,16 +233,14 @@ class ConsumeContext:
         if self._error_cb is not None:
             self._error_cb(exc)
         else:
-            self._stream._nc._report_error(exc if isinstance(exc, Exception) else Exception(exc))
+            self._stream._nc.report_error(exc if isinstance(exc, Exception) else Exception(exc))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop pulling and wait for the callback thread to finish its current message."""
         self._stream.stop()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        hooks = self._stream._nc._close_hooks
-        if self.stop in hooks:
-            hooks.remove(self.stop)
+        self._stream._nc.remove_close_hook(self.stop)
 
     @property
     def stopped(self) -> bool:

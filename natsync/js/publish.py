@@ -168,7 +168,7 @@ class AsyncPublisher:
                 self._thread = threading.Thread(target=self._resolve, name="natsync-js-acks",
                                                 daemon=True)
                 self._thread.start()
-                nc._close_hooks.append(self.stop)
+                nc.add_close_hook(self.stop)
             while len(self._inflight) >= self._max:
                 if self._stopping:
                     raise ConnectionClosedError()

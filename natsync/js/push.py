@@ -67,7 +67,7 @@ class PushSubscription:
             self._monitor = threading.Thread(target=self._watch, name="natsync-js-ordered",
                                              daemon=True)
             self._monitor.start()
-            self._nc._close_hooks.append(self._stop_monitor)  # close() joins it too
+            self._nc.add_close_hook(self._stop_monitor)  # close() joins it too
 
     def _subscribe(self, deliver_subject: str) -> Subscription:
         cb = self._on_msg if self._cb is not None else None
@@ -197,7 +197,7 @@ class PushSubscription:
         try:
             info = self._jsm.add_consumer(self.stream, cfg)
         except Exception as exc:  # JetStream not back yet: the next check retries
-            self._nc._report_error(exc)
+            self._nc.report_error(exc)
             return
         self.consumer = info.name or ""
 
@@ -220,8 +220,7 @@ class PushSubscription:
         monitor = self._monitor
         if monitor is not None and monitor is not threading.current_thread():
             monitor.join(5)
-        if self._stop_monitor in self._nc._close_hooks:
-            self._nc._close_hooks.remove(self._stop_monitor)
+        self._nc.remove_close_hook(self._stop_monitor)
 
     def unsubscribe(self) -> None:
         """Stop the subscription; an ephemeral consumer is deleted too."""
