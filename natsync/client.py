@@ -98,6 +98,8 @@ CLOSED = "CLOSED"
 
 _RECV_SIZE = 256 * 1024
 _JOIN_TIMEOUT = 5.0
+#: How long close() waits for the server to confirm it read the last frames.
+_CLOSE_CONFIRM_TIMEOUT = 1.0
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
@@ -585,6 +587,8 @@ class Client:
         latency; the `_sending` token keeps every write in buffer order.
         """
         with self._out_lock:
+            if self._state is CLOSED:  # checked under the lock: see _enqueue
+                raise ConnectionClosedError()
             if len(self._out) >= self._pending_size:
                 self._wait_for_room()
             self._out += frame
@@ -660,8 +664,14 @@ class Client:
         return b"HPUB %b %d %d\r\n%b%b\r\n" % (subj, hl, hl + n, hdr, payload)
 
     def _enqueue(self, frame: bytes, n: int) -> None:
-        """Append a message frame to the outbound buffer, waiting for room if it is full."""
+        """Append a message frame to the outbound buffer, waiting for room if it is full.
+
+        The CLOSED check is repeated here, under the lock close() takes to stop the
+        flusher: a frame appended after that would return normally and never be sent.
+        """
         with self._out_lock:
+            if self._state is CLOSED:
+                raise ConnectionClosedError()
             if len(self._out) >= self._pending_size:
                 self._wait_for_room()
             self._out += frame
@@ -1062,6 +1072,13 @@ class Client:
         self._close(None)
 
     def _close(self, reason: Optional[Exception]) -> None:
+        """Stop accepting, send what was accepted, confirm the server read it, then stop.
+
+        The PING queued behind the last frames makes the server's PONG proof that it has
+        read everything: only then is the socket dropped, so the RST a close with unread
+        input may cause cannot destroy messages still in the server's receive buffer.
+        """
+        confirm: Optional[Waiter] = None
         with self._out_lock:
             if self._state == CLOSED:
                 already = True
@@ -1071,6 +1088,10 @@ class Client:
                 self._stopping = True
                 if reason is not None:
                     self._last_error = reason
+                if self._sock is not None and threading.current_thread() is not self._reader:
+                    confirm = Waiter()
+                    self._pongs.append(confirm)
+                    self._out += PING_FRAME
                 self._data_cond.notify_all()
                 self._room_cond.notify_all()
         if already:
@@ -1079,6 +1100,8 @@ class Client:
             return
         self._closed_event.set()
         _join(self._flusher)
+        if confirm is not None and self._reader.is_alive():
+            confirm.wait(_CLOSE_CONFIRM_TIMEOUT)
         sock = self._sock
         self._sock = None
         if sock is not None:
