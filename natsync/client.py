@@ -295,6 +295,7 @@ class Client:
         sock = conn.sock
         feed = conn.parser.feed
         debug = self.options.debug
+        mux = self._mux
         try:
             if conn.leftover:
                 self._process(conn.leftover)
@@ -307,6 +308,8 @@ class Client:
                 if debug:
                     trace_received(events)
                 self._process(events)
+                if mux.ready:
+                    mux.wake_one()
                 if self._lost_error is not None:
                     return self._lost_error
         except ProtocolError as exc:
@@ -580,11 +583,14 @@ class Client:
                 if (self._out or self._stopping) and self._flusher_idle:
                     self._data_cond.notify()
 
-    def _enqueue_now(self, frame: bytes, n: int) -> None:
+    def _enqueue_now(self, frame: bytes, n: int, alone: bool = True) -> None:
         """Like `_enqueue`, but write at once on this thread when nobody is writing.
 
         Used by request() and respond(), where a hop to the flusher thread would add
-        latency; the `_sending` token keeps every write in buffer order.
+        latency; the `_sending` token keeps every write in buffer order. With `alone`
+        False (other requests are in flight) the frame is left to the flusher: many
+        threads' requests then share one send, and none pays a syscall and the GIL
+        hand-offs around it.
         """
         with self._out_lock:
             if self._state is CLOSED:  # checked under the lock: see _enqueue
@@ -595,7 +601,7 @@ class Client:
             self._out_msgs += 1
             self._out_bytes += n
             sock = self._sock
-            if self._sending or sock is None:
+            if self._sending or sock is None or not alone:
                 if self._flusher_idle:
                     self._data_cond.notify()
                 return
@@ -864,15 +870,20 @@ class Client:
                      headers: Optional[HeadersLike]) -> Msg:
         if not self._resp_sid:
             self._ensure_mux()
-        waiter = Waiter()
-        token = self._mux.register(waiter)
+        mux = self._mux
+        waiter = mux.waiter()
+        token = mux.register(waiter)
         try:
             self._enqueue_now(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
-                                          headers), len(payload))
-            if not waiter.wait(timeout):
+                                          headers), len(payload), len(mux.table) == 1)
+            woken = waiter.wait(timeout)
+            if not woken:
+                waiter.abandoned = True
+            mux.wake_one()  # the next answered request's thread, whatever happened here
+            if not woken and waiter.value is None and waiter.error is None:
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}")
         finally:
-            self._mux.forget(token)
+            mux.forget(token)
         if waiter.error is not None:
             raise waiter.error
         result: Msg = waiter.value

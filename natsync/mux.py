@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
 
 from .errors import ConnectionClosedError, NoRespondersError, TimeoutError
@@ -78,6 +79,22 @@ class Waiter:
         return self._lock.acquire(timeout=max(0.0, timeout))
 
 
+class RequestWaiter(Waiter):
+    """The waiter of one blocking request(): the reader fills it and queues it on the
+    mux's ready list; it is woken by the baton (see ReplyMux.wake_one), not at once."""
+
+    __slots__ = ("_ready",)
+
+    def __init__(self, ready: deque[RequestWaiter]) -> None:
+        super().__init__()
+        self._ready = ready
+
+    def deliver(self, value: Any) -> bool:
+        self.value = value
+        self._ready.append(self)
+        return True
+
+
 class ManyWaiter:
     """Collects every reply to one request (request_many)."""
 
@@ -138,6 +155,8 @@ class ReplyMux:
     def __init__(self, client: Client) -> None:
         self._client = client
         self.table: dict[str, ReplyHandler] = {}
+        #: Blocking requests whose reply has come, waiting for their thread to be woken.
+        self.ready: deque[RequestWaiter] = deque()
         self._tokens = itertools.count(1)
         self._cond = threading.Condition(threading.Lock())
         self._deadlines: list[tuple[float, int, ReplyFuture]] = []
@@ -162,8 +181,32 @@ class ReplyMux:
         if handler is not None and handler.deliver(msg):
             self.table.pop(token, None)
 
+    def waiter(self) -> RequestWaiter:
+        """A waiter for one blocking request; put it in the table with register()."""
+        return RequestWaiter(self.ready)
+
+    def wake_one(self) -> None:
+        """Wake the thread of the oldest answered request (passing the baton).
+
+        Threads whose replies arrived together are woken one after another, each by the
+        one before it as it leaves its wait (and the first by the reader before it goes
+        back to the socket), instead of all at once: a thread woken into a GIL another
+        holds must sleep again on the GIL, a second context switch per request.
+        """
+        ready = self.ready
+        while ready:
+            try:
+                waiter = ready.popleft()
+            except IndexError:
+                return
+            if not waiter.abandoned:
+                waiter._release()
+                return
+
     def fail_all(self, error: Exception) -> None:
         """Fail every request still waiting (the client is closing)."""
+        while self.ready:
+            self.wake_one()
         while self.table:
             try:
                 _, handler = self.table.popitem()
