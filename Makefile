@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench dist clean
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) bench/run.py
+
+# An sdist and a wheel in dist/, built by PyPA build in an isolated environment, then checked
+# by twine (both come with the dev extra).
+dist: install
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
