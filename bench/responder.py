@@ -34,6 +34,18 @@ def _wait_stdin_eof() -> None:
         pass
 
 
+def _stop_on_stdin_eof() -> threading.Event:
+    """An event set when stdin closes (the parent's signal to stop), watched by a thread."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        _wait_stdin_eof()
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return stop
+
+
 class ResponderError(Exception):
     """The server sent -ERR to the raw responder."""
 
@@ -79,8 +91,7 @@ def run_raw(url: str, subject: str) -> int:
     from scenarios import RawConn  # bench/ is on sys.path: this script lives there
 
     conn = RawConn(url, timeout=10.0)
-    stop = threading.Event()
-    threading.Thread(target=lambda: (_wait_stdin_eof(), stop.set()), daemon=True).start()
+    stop = _stop_on_stdin_eof()
     served = 0
     try:
         sock = conn.sock
@@ -108,8 +119,7 @@ def run_natsync(url: str, subject: str) -> int:
     import natsync
 
     nc = natsync.connect(url, allow_reconnect=False, name="bench-responder")
-    stop = threading.Event()
-    threading.Thread(target=lambda: (_wait_stdin_eof(), stop.set()), daemon=True).start()
+    stop = _stop_on_stdin_eof()
     served = 0
     try:
         sub = nc.subscribe(subject)
