@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -57,6 +58,7 @@ from .errors import (
 )
 from .headers import HeadersLike, encode_headers
 from .msg import Msg
+from .mux import ManyWaiter, ReplyHandler, ReplyMux, Waiter, no_responders
 from .nuid import next_nuid
 from .options import Options, make_options
 from .protocol import (
@@ -96,6 +98,8 @@ CLOSED = "CLOSED"
 
 _RECV_SIZE = 256 * 1024
 _JOIN_TIMEOUT = 5.0
+#: How long close() waits for the server to confirm it read the last frames.
+_CLOSE_CONFIRM_TIMEOUT = 1.0
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
@@ -107,56 +111,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class _Waiter:
-    """A one-shot result slot; a pre-acquired lock is the cheapest thread wake-up."""
-
-    __slots__ = ("_lock", "value", "error", "abandoned")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self.value: Any = None
-        self.error: Optional[Exception] = None
-        self.abandoned = False
-
-    def deliver(self, value: Any) -> bool:
-        """Set the result; True so the reader drops the waiter from its table."""
-        self.value = value
-        self._release()
-        return True
-
-    def fail(self, error: Exception) -> None:
-        self.error = error
-        self._release()
-
-    def _release(self) -> None:
-        try:
-            self._lock.release()
-        except RuntimeError:  # already released: a reply raced with close()
-            pass
-
-    def wait(self, timeout: Optional[float]) -> bool:
-        if timeout is None:
-            return self._lock.acquire()
-        return self._lock.acquire(timeout=max(0.0, timeout))
-
-
-class _ManyWaiter:
-    """Collects every reply to one request (request_many)."""
-
-    __slots__ = ("queue",)
-
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[Union[Msg, Exception]] = queue.SimpleQueue()
-
-    def deliver(self, value: Msg) -> bool:
-        self.queue.put(value)
-        return False
-
-    def fail(self, error: Exception) -> None:
-        self.queue.put(error)
 
 
 def _payload_bytes(payload: Any) -> bytes:
@@ -201,7 +155,7 @@ class Client:
         self._room_waiters = 0
         self._sending = False
         self._stopping = False
-        self._pongs: deque[Optional[_Waiter]] = deque()
+        self._pongs: deque[Optional[Waiter]] = deque()
         self._pings_out = 0
 
         self._subs: dict[int, Subscription] = {}
@@ -209,8 +163,7 @@ class Client:
         self._resp_sid = 0
         self._resp_prefix = ""
         self._resp_prefix_b = b""
-        self._resp_map: dict[str, Any] = {}
-        self._resp_token = itertools.count(1)
+        self._mux = ReplyMux(self)
 
         self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
         self._reconnects = self._errors_received = 0
@@ -421,10 +374,7 @@ class Client:
 
     def _deliver_reply(self, ev: Event) -> None:
         subject: str = ev[2]
-        token = subject[len(self._resp_prefix):]
-        waiter = self._resp_map.get(token)
-        if waiter is not None and waiter.deliver(Msg(self, subject, ev[3], ev[4], ev[5])):
-            self._resp_map.pop(token, None)
+        self._mux.deliver(subject[len(self._resp_prefix):], Msg(self, subject, ev[3], ev[4], ev[5]))
 
     def _control(self, ev: Event) -> None:
         op = ev[0]
@@ -637,6 +587,8 @@ class Client:
         latency; the `_sending` token keeps every write in buffer order.
         """
         with self._out_lock:
+            if self._state is CLOSED:  # checked under the lock: see _enqueue
+                raise ConnectionClosedError()
             if len(self._out) >= self._pending_size:
                 self._wait_for_room()
             self._out += frame
@@ -712,8 +664,14 @@ class Client:
         return b"HPUB %b %d %d\r\n%b%b\r\n" % (subj, hl, hl + n, hdr, payload)
 
     def _enqueue(self, frame: bytes, n: int) -> None:
-        """Append a message frame to the outbound buffer, waiting for room if it is full."""
+        """Append a message frame to the outbound buffer, waiting for room if it is full.
+
+        The CLOSED check is repeated here, under the lock close() takes to stop the
+        flusher: a frame appended after that would return normally and never be sent.
+        """
         with self._out_lock:
+            if self._state is CLOSED:
+                raise ConnectionClosedError()
             if len(self._out) >= self._pending_size:
                 self._wait_for_room()
             self._out += frame
@@ -762,7 +720,7 @@ class Client:
         """
         _check_timeout(timeout)
         self._check_usable()
-        waiter = _Waiter()
+        waiter = Waiter()
         with self._out_lock:
             self._pongs.append(waiter)
             if self._sock is not None:
@@ -876,10 +834,6 @@ class Client:
             self._resp_prefix_b = prefix.encode()
             self._resp_sid = sid
 
-    def _new_token(self) -> str:
-        """A reply token unique within this client's inbox."""
-        return str(next(self._resp_token))
-
     def request(self, subject: str, payload: bytes = b"", timeout: float = 0.5,
                 headers: Optional[HeadersLike] = None, no_mux: bool = False,
                 reply: Optional[str] = None) -> Msg:
@@ -902,27 +856,79 @@ class Client:
             msg = self._request_no_mux(subj, subject, payload, timeout, headers, reply)
         else:
             msg = self._request_mux(subj, subject, payload, timeout, headers)
-        if msg.headers is not None and msg.headers.status == 503 and not msg.data:
+        if no_responders(msg):
             raise NoRespondersError(subject)
         return msg
 
     def _request_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
                      headers: Optional[HeadersLike]) -> Msg:
-        self._ensure_mux()
-        token = self._new_token()
-        waiter = _Waiter()
-        self._resp_map[token] = waiter
+        if not self._resp_sid:
+            self._ensure_mux()
+        waiter = Waiter()
+        token = self._mux.register(waiter)
         try:
             self._enqueue_now(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
                                           headers), len(payload))
             if not waiter.wait(timeout):
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}")
         finally:
-            self._resp_map.pop(token, None)
+            self._mux.forget(token)
         if waiter.error is not None:
             raise waiter.error
         result: Msg = waiter.value
         return result
+
+    def request_async(self, subject: str, payload: bytes = b"", timeout: Optional[float] = 0.5,
+                      headers: Optional[HeadersLike] = None) -> Future[Msg]:
+        """Publish a request and return at once a Future of its first reply.
+
+        The reader completes it (no thread per request): `result()` raises
+        NoRespondersError or TimeoutError as `request()` does; `cancel()` frees its slot;
+        close() fails it with ConnectionClosedError. Use `concurrent.futures.wait()` or
+        `as_completed()` to fan out from one thread. Done-callbacks run on the client's
+        `natsync-replies` thread: keep them short.
+        """
+        _check_timeout(timeout)
+        future = self._mux.new_future(subject, timeout)
+        try:
+            self._send_request(subject, payload, future.token, headers)
+        except BaseException:
+            self._mux.forget(future.token)
+            raise
+        return future
+
+    def send_request(self, subject: str, payload: bytes, handler: ReplyHandler,
+                     headers: Optional[HeadersLike] = None) -> str:
+        """Publish a request whose replies the reader hands to `handler`; return its token.
+
+        The seam for subsystems that complete many requests their own way (JetStream's
+        publish_async): `handler.deliver(msg)` runs on the reader thread and returns True
+        when done; `handler.fail(error)` runs at close. Timing out is the caller's job;
+        `forget_request(token)` drops a request whose replies are no longer wanted.
+        """
+        token = self._mux.register(handler)
+        try:
+            self._send_request(subject, payload, token, headers)
+        except BaseException:
+            self._mux.forget(token)
+            raise
+        return token
+
+    def forget_request(self, token: str) -> None:
+        """Stop handing replies to the request `send_request` returned `token` for."""
+        self._mux.forget(token)
+
+    def _send_request(self, subject: str, payload: bytes, token: str,
+                      headers: Optional[HeadersLike]) -> None:
+        if self._state is not CONNECTED or self._forked:
+            self._check_requestable()
+        subj = publish_subject(subject)
+        if type(payload) is not bytes:
+            payload = _payload_bytes(payload)
+        if not self._resp_sid:
+            self._ensure_mux()
+        self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload, headers),
+                      len(payload))
 
     def _request_no_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
                         headers: Optional[HeadersLike], reply: Optional[str]) -> Msg:
@@ -954,18 +960,17 @@ class Client:
         subj = publish_subject(subject)
         payload = _payload_bytes(payload)
         self._ensure_mux()
-        token = self._new_token()
-        waiter = _ManyWaiter()
-        self._resp_map[token] = waiter
+        waiter = ManyWaiter()
+        token = self._mux.register(waiter)
         try:
             self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
                                       headers), len(payload))
         except BaseException:
-            self._resp_map.pop(token, None)
+            self._mux.forget(token)
             raise
         return self._replies(subject, token, waiter, timeout, max_msgs, stall)
 
-    def _replies(self, subject: str, token: str, waiter: _ManyWaiter, timeout: float,
+    def _replies(self, subject: str, token: str, waiter: ManyWaiter, timeout: float,
                  max_msgs: Optional[int], stall: Optional[float]) -> Iterator[Msg]:
         deadline = time.monotonic() + timeout
         count = 0
@@ -982,7 +987,7 @@ class Client:
                     return
                 if isinstance(item, Exception):
                     raise item
-                if item.headers is not None and item.headers.status == 503 and not item.data:
+                if no_responders(item):
                     if count == 0:
                         raise NoRespondersError(subject)
                     return
@@ -991,7 +996,7 @@ class Client:
                 count += 1
                 yield item
         finally:
-            self._resp_map.pop(token, None)
+            self._mux.forget(token)
 
     # --- JetStream --------------------------------------------------------------------------
 
@@ -1067,6 +1072,13 @@ class Client:
         self._close(None)
 
     def _close(self, reason: Optional[Exception]) -> None:
+        """Stop accepting, send what was accepted, confirm the server read it, then stop.
+
+        The PING queued behind the last frames makes the server's PONG proof that it has
+        read everything: only then is the socket dropped, so the RST a close with unread
+        input may cause cannot destroy messages still in the server's receive buffer.
+        """
+        confirm: Optional[Waiter] = None
         with self._out_lock:
             if self._state == CLOSED:
                 already = True
@@ -1076,6 +1088,10 @@ class Client:
                 self._stopping = True
                 if reason is not None:
                     self._last_error = reason
+                if self._sock is not None and threading.current_thread() is not self._reader:
+                    confirm = Waiter()
+                    self._pongs.append(confirm)
+                    self._out += PING_FRAME
                 self._data_cond.notify_all()
                 self._room_cond.notify_all()
         if already:
@@ -1084,6 +1100,8 @@ class Client:
             return
         self._closed_event.set()
         _join(self._flusher)
+        if confirm is not None and self._reader.is_alive():
+            confirm.wait(_CLOSE_CONFIRM_TIMEOUT)
         sock = self._sock
         self._sock = None
         if sock is not None:
@@ -1099,12 +1117,8 @@ class Client:
             w = self._pongs.popleft()
             if w is not None:
                 w.fail(closed)
-        while self._resp_map:
-            try:
-                _, w = self._resp_map.popitem()
-            except KeyError:
-                break
-            w.fail(ConnectionClosedError())
+        self._mux.fail_all(ConnectionClosedError())
+        self._mux.stop()
         with self._out_lock:
             subs = list(self._subs.values())
             self._subs.clear()

@@ -9,13 +9,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Optional, Union
 
-from ..client import CONNECTED
 from ..errors import BadArgumentError, ConnectionClosedError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..futures import LazyFuture
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
-from ..subjects import publish_subject
 from . import api
 from .errors import APIError, NoStreamResponseError
 
@@ -114,10 +112,10 @@ def publish_sync(nc: Client, subject: str, payload: bytes, timeout: float,
 class PubAckFuture(LazyFuture[api.PubAck]):
     """The future `publish_async` returns; it is also the in-flight entry the reader fills."""
 
-    def __init__(self, owner: AsyncPublisher, token: str, deadline: float) -> None:
+    def __init__(self, owner: AsyncPublisher, deadline: float) -> None:
         super().__init__()
         self.owner = owner
-        self.token = token
+        self.token = ""
         self.deadline = deadline
 
     def deliver(self, msg: Msg) -> bool:
@@ -141,7 +139,8 @@ class AsyncPublisher:
         self._max = max_pending
         self._timeout = timeout
         self._cond = threading.Condition(threading.Lock())
-        self._inflight: dict[str, PubAckFuture] = {}  # in publish order, so deadlines ascend
+        # In publish order, so deadlines ascend (a dict is an ordered set with O(1) pop).
+        self._inflight: dict[PubAckFuture, bool] = {}
         self._replies: deque[tuple[PubAckFuture, Union[Msg, Exception]]] = deque()
         self._sleeping = False
         self._stopping = False
@@ -158,11 +157,6 @@ class AsyncPublisher:
     def publish(self, subject: str, payload: bytes, headers: Optional[Headers],
                 timeout: Optional[float]) -> PubAckFuture:
         nc = self._nc
-        if nc._state is not CONNECTED:
-            nc._check_requestable()
-        subj = publish_subject(subject)
-        if not nc._resp_sid:
-            nc._ensure_mux()
         with self._cond:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._resolve, name="natsync-js-acks",
@@ -173,17 +167,13 @@ class AsyncPublisher:
                 if self._stopping:
                     raise ConnectionClosedError()
                 self._cond.wait(0.5)
-            token = nc._new_token()
-            future = PubAckFuture(self, token, time.monotonic() + (timeout or self._timeout))
-            self._inflight[token] = future
-        nc._resp_map[token] = future
+            future = PubAckFuture(self, time.monotonic() + (timeout or self._timeout))
+            self._inflight[future] = True
         try:
-            nc._enqueue(nc._frame(subj, nc._resp_prefix_b + token.encode(), payload, headers),
-                        len(payload))
+            future.token = nc.send_request(subject, payload, future, headers)
         except BaseException:
-            nc._resp_map.pop(token, None)
             with self._cond:
-                self._inflight.pop(token, None)
+                self._inflight.pop(future, None)
                 self._cond.notify_all()
             raise
         return future
@@ -209,7 +199,7 @@ class AsyncPublisher:
             with self._cond:
                 self._sleeping = True
                 while not self._replies and not self._stopping:
-                    head = next(iter(self._inflight.values()), None)
+                    head = next(iter(self._inflight), None)
                     wait = 1.0 if head is None else head.deadline - time.monotonic()
                     if wait <= 0:
                         break
@@ -221,7 +211,7 @@ class AsyncPublisher:
                 done.append(self._replies.popleft())
             now = time.monotonic()
             with self._cond:
-                for head in self._inflight.values():
+                for head in self._inflight:
                     if not stopping and head.deadline > now:
                         break
                     done.append((head, ConnectionClosedError() if stopping else
@@ -233,10 +223,11 @@ class AsyncPublisher:
                 _settle(future, outcome)
             # Only this thread removes entries (dict.pop is atomic), so publishers that
             # insert under the lock are not held up while a large batch is retired.
-            resp_map = self._nc._resp_map
+            forget = self._nc.forget_request
+            inflight = self._inflight
             for future, _ in done:
-                if self._inflight.pop(future.token, None) is not None:
-                    resp_map.pop(future.token, None)
+                if inflight.pop(future, False):
+                    forget(future.token)
             with self._cond:
                 self._cond.notify_all()
             if stopping and not self._inflight:
