@@ -461,7 +461,10 @@ def headline_lines(results: Dict[str, Dict[str, Dict[str, Any]]]) -> List[str]:
         num, den = (results.get(sc, {}).get(kind, {}).get("median", {}).get(key)
                     for sc, kind, key in (h.num, h.den))
         if num is not None and den:
-            lines.append(f"  {h.label}: {num:.4g} / {den:.4g} = {num / den:.2f}x")
+            metric = next((m for m in SCENARIOS[h.num[0]].metrics if m.key == h.num[2]),
+                          Metric(h.num[2], h.num[2], "", True))
+            lines.append(f"  {h.label}: {fmt_value(num, metric)} / {fmt_value(den, metric)} "
+                         f"{metric.unit} = {num / den:.2f}x")
     return lines
 
 

@@ -49,12 +49,12 @@ def test_echo_replies_raises_on_server_error() -> None:
 
 
 def test_quick_bench_runs_the_request_scenarios(tmp_path: Path) -> None:
-    """req-par-8 and req-own for natsync and nats-py; nats.js without node is n/a."""
+    """req-par-8, req-own and req-fanout for natsync and nats-py; nats.js without node is n/a."""
     out_json = tmp_path / "run.json"
     env = dict(os.environ, NATS_SERVER_BIN=find_server_binary(),
                PATH=str(tmp_path))  # no node on PATH: the nats.js column must say n/a
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--quick", "--only", "req-par-8,req-own",
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--only", "req-par-8,req-own,req-fanout",
          "--clients", "natsync,natspy,natsjs", "--time-limit", "30", "--json", str(out_json)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -65,6 +65,8 @@ def test_quick_bench_runs_the_request_scenarios(tmp_path: Path) -> None:
         assert par["req_per_s"] > 0 and 0 < par["p50_us"] <= par["p99_us"]
         assert par["cpu_us_per_req"] > 0
         assert summary["req-own"][kind]["median"]["p50_us"] > 0
+    fanout = summary["req-fanout"]["natsync"]
+    assert fanout["skipped"] == [] and fanout["median"]["req_per_s"] > 0
     rows = [line for line in proc.stdout.splitlines() if "8 concurrent" in line and "rate" in line]
     assert len(rows) == 1 and "n/a" in rows[0], proc.stdout
     assert "req-par-32" not in summary  # only what --only asked for
