@@ -28,7 +28,10 @@ unit: install
 
 test: lint typecheck unit
 
+# The nats.js column needs node + npm; without them it shows n/a (npm ci is not part of `make test`).
 bench: install
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench/js --no-audit --no-fund; \
+	else echo "npm not found: the nats.js column will be n/a"; fi
 	$(PY) bench/run.py
 
 # An sdist and a wheel in dist/, built by PyPA build in an isolated environment, then checked

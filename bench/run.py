@@ -10,6 +10,7 @@ processes it needs (the echo responder for request/reply). Each (scenario, clien
 then runs in a fresh worker process:
 
     python bench/run.py --worker natsync|natspy|natspy-uvloop|raw --scenario NAME --url URL
+    node bench/js/worker.mjs --scenario IMPL --url URL --params JSON     # the nats.js column
 
 which prints one JSON line (metrics plus its ru_maxrss) and exits. A worker enforces its
 own time limit with a watchdog (dumping every thread's stack to stderr when it fires) and
@@ -41,6 +42,7 @@ if str(HERE) not in sys.path:
 
 from scenarios import (  # noqa: E402  (bench/ is not a package; see sys.path above)
     DERIVED,
+    HEADLINES,
     RESPONDER_SUBJECT,
     SCENARIOS,
     SVC_NATSPY_SUBJECT,
@@ -50,6 +52,7 @@ from scenarios import (  # noqa: E402  (bench/ is not a package; see sys.path ab
     Scenario,
     ScenarioSkipped,
 )
+from scenarios_req import RAW_RESPONDER_SUBJECT  # noqa: E402  (also registers its scenarios)
 
 RESULT_MARKER = "BENCH-RESULT "
 #: Worker kinds, in table order, and the implementation each one runs.
@@ -57,9 +60,14 @@ WORKERS: Dict[str, str] = {
     "natsync": "natsync",
     "natspy": "natspy",
     "natspy-uvloop": "natspy",
+    "natsjs": "natsjs",  # bench/js/worker.mjs, run with node (see bench/natsjs.py)
     "raw": "raw",
 }
-COLUMN_TITLES = {"natsync": "natsync", "natspy": "nats-py", "natspy-uvloop": "nats-py+uvloop"}
+COLUMN_TITLES = {"natsync": "natsync", "natspy": "nats-py", "natspy-uvloop": "nats-py+uvloop",
+                 "natsjs": "nats.js"}
+#: The ratio columns: natsync's figure divided by this worker's, in this order.
+RATIO_COLUMNS = {"natspy-uvloop": "natsync/uvloop", "natspy": "natsync/asyncio",
+                 "natsjs": "natsync/nats.js"}
 #: Seconds a worker may overrun its time limit before its watchdog (then the parent) acts.
 WATCHDOG_GRACE = 5.0
 PARENT_GRACE = 25.0
@@ -107,7 +115,7 @@ def _start_watchdog(emitter: _Emitter, limit: float, deadline: float) -> None:
 
 def worker_main(kind: str, name: str, url: str, params: Dict[str, Any], limit: float) -> int:
     sc = SCENARIOS[name]
-    fn = sc.impls.get(WORKERS[kind])
+    fn = sc.impls.get(WORKERS[kind]) if kind != "natsjs" else None
     emitter = _Emitter()
     if fn is None:
         emitter.emit({"ok": False, "error": f"scenario {name!r} has no {kind} implementation"})
@@ -157,16 +165,27 @@ def _tail(text: Any, lines: int = 25) -> str:
     return "\n".join(str(text).rstrip().splitlines()[-lines:])
 
 
-@contextlib.contextmanager
 def _helper_process(url: str, subject: str, client: str,
-                    mode: str = "echo") -> Iterator[Dict[str, Any]]:
+                    mode: str = "echo") -> ContextManager[Dict[str, Any]]:
     """Run bench/responder.py (an echo subscription or a micro service) during a scenario."""
+    if client == "natsjs":
+        import natsjs
+
+        cmd = natsjs.responder_cmd(url, subject)
+    else:
+        cmd = [sys.executable, str(HERE / "responder.py"), "--url", url,
+               "--subject", subject, "--client", client, "--mode", mode]
+    return _helper_cmd(cmd, {"client": client, "mode": mode, "subject": subject,
+                             "served": None})
+
+
+@contextlib.contextmanager
+def _helper_cmd(cmd: List[str], info: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    """Run a helper that prints READY, serves until its stdin closes, then SERVED <n>."""
     import queue
     import subprocess
     import tempfile
 
-    cmd = [sys.executable, str(HERE / "responder.py"), "--url", url,
-           "--subject", subject, "--client", client, "--mode", mode]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdin is not None and proc.stdout is not None
@@ -179,8 +198,6 @@ def _helper_process(url: str, subject: str, client: str,
             lines.put(None)
 
         threading.Thread(target=pump, name="bench-responder-out", daemon=True).start()
-        info: Dict[str, Any] = {"client": client, "mode": mode, "subject": subject,
-                                "served": None}
         try:
             try:
                 first = lines.get(timeout=20)
@@ -216,6 +233,11 @@ def responder_service(url: str, args: argparse.Namespace) -> ContextManager[Dict
     return _helper_process(url, RESPONDER_SUBJECT, args.responder)
 
 
+def raw_responder_service(url: str, args: argparse.Namespace) -> ContextManager[Dict[str, Any]]:
+    """The bare-socket echo responder of ``req-par`` and ``req-fanout`` (one write per read)."""
+    return _helper_process(url, RAW_RESPONDER_SUBJECT, "raw")
+
+
 def natsync_micro_service(url: str, args: argparse.Namespace) -> ContextManager[Dict[str, Any]]:
     """An echo service built with natsync.micro (the ``svc`` scenario)."""
     return _helper_process(url, SVC_NATSYNC_SUBJECT, "natsync", "micro")
@@ -228,6 +250,7 @@ def natspy_micro_service(url: str, args: argparse.Namespace) -> ContextManager[D
 
 SERVICES: Dict[str, Callable[[str, argparse.Namespace], ContextManager[Dict[str, Any]]]] = {
     "responder": responder_service,
+    "raw-responder": raw_responder_service,
     "svc-natsync": natsync_micro_service,
     "svc-natspy": natspy_micro_service,
 }
@@ -270,8 +293,14 @@ def run_worker(kind: str, sc: Scenario, params: Dict[str, Any], srv: Any,
                limit: float) -> Dict[str, Any]:
     import subprocess
 
-    cmd = [sys.executable, str(HERE / "run.py"), "--worker", kind, "--scenario", sc.name,
-           "--url", srv.url, "--params", json.dumps(params), "--time-limit", str(limit)]
+    if kind == "natsjs":
+        import natsjs
+
+        cmd = natsjs.worker_cmd(sc.impl_name, srv.url, json.dumps(params), limit)
+    else:
+        cmd = [sys.executable, str(HERE / "run.py"), "--worker", kind, "--scenario",
+               sc.name, "--url", srv.url, "--params", json.dumps(params),
+               "--time-limit", str(limit)]
     before = _server_counts(srv)
     started = time.monotonic()
     try:
@@ -312,7 +341,7 @@ def run_worker(kind: str, sc: Scenario, params: Dict[str, Any], srv: Any,
 def fmt_value(value: Optional[float], metric: Metric) -> str:
     if value is None:
         return "-"
-    if metric.unit in ("msgs/s", "ops/s"):
+    if metric.unit in ("msgs/s", "ops/s", "req/s"):
         if value >= 1e6:
             return f"{value / 1e6:.2f}M"
         return f"{value / 1e3:.1f}k"
@@ -366,6 +395,11 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
     return f"{a / b:.2f}x"
 
 
+def _ratios(values: Dict[str, Optional[float]]) -> List[str]:
+    """The ratio columns of one row: natsync's value over each peer's."""
+    return [_ratio(values.get("natsync"), values.get(k)) for k in RATIO_COLUMNS]
+
+
 def build_table(selected: List[Scenario], params: Dict[str, Dict[str, Any]],
                 results: Dict[str, Dict[str, Dict[str, Any]]]) -> List[List[str]]:
     rows: List[List[str]] = []
@@ -378,9 +412,9 @@ def build_table(selected: List[Scenario], params: Dict[str, Dict[str, Any]],
             label = f"{title} {metric.label} ({metric.unit}, {'higher' if metric.higher_is_better else 'lower'} is better)"
             if len(sc.metrics) == 1:
                 label = f"{title} ({metric.unit}, {'higher' if metric.higher_is_better else 'lower'} is better)"
-            cells = [_cell(res.get(k), metric.key, metric) for k in COLUMN_TITLES]
-            ns, py, uv = (c[1] for c in cells)
-            rows.append([label, *(c[0] for c in cells), _ratio(ns, uv), _ratio(ns, py)])
+            cells = {k: _cell(res.get(k), metric.key, metric) for k in COLUMN_TITLES}
+            rows.append([label, *(c[0] for c in cells.values()),
+                         *_ratios({k: c[1] for k, c in cells.items()})])
         raw = res.get("raw")
         if raw is not None:
             metric = sc.metrics[0]
@@ -395,14 +429,10 @@ def build_table(selected: List[Scenario], params: Dict[str, Dict[str, Any]],
                         parts.append(f"{col} {other / value:.0%}")
                 rows.append(["  raw socket floor (ceiling)",
                              f"{fmt_value(value, metric)} {metric.unit}; reached: " + ", ".join(parts)])
-        cells_rss = []
-        for kind in COLUMN_TITLES:
-            s = res.get(kind)
-            v = s.get("peak_rss_mb") if s else None
-            cells_rss.append((f"{v:.1f}" if v is not None else "-", v))
-        ns, py, uv = (c[1] for c in cells_rss)
+        rss = {k: (res[k].get("peak_rss_mb") if k in res else None) for k in COLUMN_TITLES}
         rss_rows.append([f"peak RSS: {sc.name} ({rss_metric.unit}, lower is better)",
-                         *(c[0] for c in cells_rss), _ratio(ns, uv), _ratio(ns, py)])
+                         *(f"{v:.1f}" if v is not None else "-" for v in rss.values()),
+                         *_ratios(rss)])
     return rows + derived_rows(results) + rss_rows
 
 
@@ -418,14 +448,28 @@ def derived_rows(results: Dict[str, Dict[str, Dict[str, Any]]]) -> List[List[str
             num = results[d.num[0]].get(kind, {}).get("median", {}).get(d.num[1])
             den = results[d.den[0]].get(kind, {}).get("median", {}).get(d.den[1])
             cells.append(fmt_value(num / den, ratio) if num is not None and den else "-")
-        rows.append([f"{d.label} (x)", *cells, "", ""])
+        rows.append([f"{d.label} (x)", *cells, *([""] * len(RATIO_COLUMNS))])
         if d.note:
             rows.append([f"  {d.label}: {d.note}"])
     return rows
 
 
+def headline_lines(results: Dict[str, Dict[str, Dict[str, Any]]]) -> List[str]:
+    """The registered summary ratios (``HEADLINES``) whose two figures exist."""
+    lines: List[str] = []
+    for h in HEADLINES:
+        num, den = (results.get(sc, {}).get(kind, {}).get("median", {}).get(key)
+                    for sc, kind, key in (h.num, h.den))
+        if num is not None and den:
+            metric = next((m for m in SCENARIOS[h.num[0]].metrics if m.key == h.num[2]),
+                          Metric(h.num[2], h.num[2], "", True))
+            lines.append(f"  {h.label}: {fmt_value(num, metric)} / {fmt_value(den, metric)} "
+                         f"{metric.unit} = {num / den:.2f}x")
+    return lines
+
+
 def render_table(rows: List[List[str]]) -> str:
-    header = ["scenario", *COLUMN_TITLES.values(), "natsync/uvloop", "natsync/asyncio"]
+    header = ["scenario", *COLUMN_TITLES.values(), *RATIO_COLUMNS.values()]
     full_rows = [r for r in rows if len(r) == len(header)]
     widths = [max(len(str(r[i])) for r in [header, *full_rows]) for i in range(len(header))]
     sep = "-+-".join("-" * w for w in widths)
@@ -448,14 +492,21 @@ REQUIRES = {"natspy": ("nats",), "natspy-uvloop": ("nats", "uvloop")}
 
 
 def _missing_modules(clients: List[str]) -> Dict[str, str]:
-    """{client: first missing module} for clients that cannot run here."""
+    """{client: why it cannot run here} (a missing module, node or npm package)."""
     import importlib.util
 
     missing: Dict[str, str] = {}
     for kind in clients:
+        if kind == "natsjs":
+            import natsjs
+
+            reason = natsjs.unavailable_reason()
+            if reason:
+                missing[kind] = reason
+            continue
         for module in REQUIRES.get(kind, ()):
             if importlib.util.find_spec(module) is None:
-                missing[kind] = module
+                missing[kind] = f"module {module!r} is not installed"
                 break
     return missing
 
@@ -504,9 +555,14 @@ def parent_main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     missing = _missing_modules(clients)
-    for kind, module in missing.items():
-        print(f"note: skipping {kind}: module {module!r} is not installed", file=sys.stderr)
+    for kind, reason in missing.items():
+        print(f"note: skipping {kind}: {reason}", file=sys.stderr)
     clients = [c for c in clients if c not in missing]
+    js_impls: set[str] = set()
+    if "natsjs" in clients:
+        import natsjs
+
+        js_impls = natsjs.implemented()
     repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
     params = {sc.name: sc.params(args.quick) for sc in selected}
     results: Dict[str, Dict[str, Dict[str, Any]]] = {}
@@ -531,7 +587,8 @@ def parent_main(args: argparse.Namespace) -> int:
               f"natsync {_version('natsync')}; {os.cpu_count()} CPUs; "
               f"{'quick' if args.quick else 'full'} run, {repeat} repeat(s)", flush=True)
         for sc in selected:
-            kinds = [k for k in WORKERS if k in clients and WORKERS[k] in sc.impls]
+            kinds = [k for k in WORKERS if k in clients and (
+                sc.impl_name in js_impls if k == "natsjs" else WORKERS[k] in sc.impls)]
             runs: Dict[str, List[Dict[str, Any]]] = {k: [] for k in kinds}
             title = sc.title_for(params[sc.name])
             print(f"\n== {sc.name}: {title}", flush=True)
@@ -552,7 +609,8 @@ def parent_main(args: argparse.Namespace) -> int:
                         if not srv.running:
                             print("   nats-server died; restarting it", flush=True)
                             srv.start()
-                        r = run_worker(kind, sc, params[sc.name], srv, args.time_limit)
+                        r = _run_with_own_responder(kind, sc, params[sc.name], srv,
+                                                    args.time_limit)
                         if sc.streams and srv.running:
                             try:
                                 r["leftover_streams"] = cleanup_streams(srv.url, sc.streams)
@@ -570,8 +628,13 @@ def parent_main(args: argparse.Namespace) -> int:
     rows = build_table(selected, params, results)
     print()
     print(render_table(rows))
-    print("ratios are natsync / nats-py: above 1 is better for msgs/s, below 1 is better for "
-          "us and MB. '*': some repeats failed or server counts looked short (see above).")
+    print("ratios are natsync / other: above 1 is better for msgs/s and req/s, below 1 is "
+          "better for us and MB. '*': some repeats failed or server counts looked short "
+          "(see above).")
+    summary = headline_lines(results)
+    if summary:
+        print("summary:")
+        print("\n".join(summary))
     for sc in selected:
         for kind, s in results.get(sc.name, {}).items():
             for note in s["failures"]:
@@ -624,6 +687,20 @@ def parent_main(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _run_with_own_responder(kind: str, sc: Scenario, params: Dict[str, Any], srv: Any,
+                            limit: float) -> Dict[str, Any]:
+    """``run_worker``, inside a responder written with ``kind`` when the scenario wants one."""
+    if not sc.own_responder:
+        return run_worker(kind, sc, params, srv, limit)
+    try:
+        with _helper_process(srv.url, params["subject"], kind) as own:
+            r = run_worker(kind, sc, params, srv, limit)
+    except RuntimeError as exc:  # the responder did not start
+        return {"ok": False, "error": f"own responder: {exc}", "wall_s": 0.0}
+    r["own_responder"] = own
+    return r
+
+
 def _print_run(sc: Scenario, rep: int, repeat: int, kind: str, r: Dict[str, Any],
                verbose: bool) -> None:
     head = f"   [{rep + 1}/{repeat}] {kind:<14}"
@@ -648,7 +725,7 @@ def _print_run(sc: Scenario, rep: int, repeat: int, kind: str, r: Dict[str, Any]
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Benchmark natsync against nats-py (asyncio and uvloop).")
+        description="Benchmark natsync against nats-py (asyncio and uvloop) and nats.js.")
     parser.add_argument("--quick", action="store_true",
                         help="small counts and one repeat (smoke test)")
     parser.add_argument("--only", action="append", metavar="NAME",
@@ -660,7 +737,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--clients", default=",".join(WORKERS),
                         help=f"comma-separated subset of {','.join(WORKERS)}")
     parser.add_argument("--responder", default="natspy-uvloop",
-                        choices=["natspy-uvloop", "natspy", "natsync"],
+                        choices=["natspy-uvloop", "natspy", "natsync", "raw"],
                         help="client library of the request/reply responder process")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -673,9 +750,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     if args.list:
+        import natsjs
+
+        js = set() if natsjs.unavailable_reason() else natsjs.implemented()
         for sc in SCENARIOS.values():
-            print(f"{sc.name:<13} {sc.title_for(sc.full):<58} "
-                  f"impls: {', '.join(sc.impls)}")
+            impls = [*sc.impls, *(["natsjs"] if sc.impl_name in js else [])]
+            print(f"{sc.name:<13} {sc.title_for(sc.full):<58} impls: {', '.join(impls)}")
         return 0
     if args.worker:
         if not (args.scenario in SCENARIOS and args.url):

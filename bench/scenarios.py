@@ -84,6 +84,10 @@ class Scenario:
     expect: Optional[Callable[[Params], Tuple[int, int]]] = None
     #: Prefixes of the stream names it creates: leftovers are deleted after every run.
     streams: Tuple[str, ...] = ()
+    #: Name of the implementation in external workers (bench/js/worker.mjs); default: name.
+    family: str = ""
+    #: Each client's requester gets its own responder process, written with that client.
+    own_responder: bool = False
     impls: Dict[str, Union[SyncImpl, AsyncImpl]] = field(default_factory=dict)
 
     def params(self, quick: bool) -> Params:
@@ -91,6 +95,11 @@ class Scenario:
 
     def title_for(self, params: Params) -> str:
         return self.title.format(**{k: _short(v) for k, v in params.items()})
+
+    @property
+    def impl_name(self) -> str:
+        """What an external worker calls this scenario's implementation."""
+        return self.family or self.name
 
 
 SCENARIOS: Dict[str, Scenario] = {}
@@ -112,14 +121,32 @@ class Derived:
 DERIVED: List[Derived] = []
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A summary line: one client's figure divided by another's, across scenarios.
+
+    Each side is ``(scenario, worker kind, metric key)``, e.g. natsync's req-fanout req/s
+    over nats-py+uvloop's req-par-32 req/s; shown when both figures exist.
+    """
+
+    label: str
+    num: Tuple[str, str, str]
+    den: Tuple[str, str, str]
+
+
+HEADLINES: List[Headline] = []
+
+
 def scenario(name: str, title: str, metrics: List[Metric], full: Params, quick: Params,
              needs: Tuple[str, ...] = (),
              expect: Optional[Callable[[Params], Tuple[int, int]]] = None,
-             streams: Tuple[str, ...] = ()) -> Scenario:
+             streams: Tuple[str, ...] = (), family: str = "",
+             own_responder: bool = False) -> Scenario:
     """Register a scenario; ``title`` may use ``{param}`` placeholders."""
     if name in SCENARIOS:
         raise ValueError(f"scenario {name!r} registered twice")
-    sc = Scenario(name, title, metrics, full, quick, needs, expect, streams)
+    sc = Scenario(name, title, metrics, full, quick, needs, expect, streams, family,
+                  own_responder)
     SCENARIOS[name] = sc
     return sc
 
@@ -127,6 +154,11 @@ def scenario(name: str, title: str, metrics: List[Metric], full: Params, quick: 
 def derived(label: str, num: Tuple[str, str], den: Tuple[str, str], note: str = "") -> None:
     """Register a ratio row (see ``Derived``)."""
     DERIVED.append(Derived(label, num, den, note))
+
+
+def headline(label: str, num: Tuple[str, str, str], den: Tuple[str, str, str]) -> None:
+    """Register a summary line (see ``Headline``)."""
+    HEADLINES.append(Headline(label, num, den))
 
 
 def impl(name: str, kind: str) -> Callable[[Any], Any]:
@@ -349,7 +381,7 @@ async def pub_natspy(ctx: Ctx) -> Metrics:
     return {"msgs_per_s": count / elapsed}
 
 
-class _RawConn:
+class RawConn:
     """A bare NATS connection: just enough protocol for the raw publish floor."""
 
     def __init__(self, url: str, timeout: float) -> None:
@@ -388,7 +420,7 @@ def pub_raw(ctx: Ctx) -> Metrics:
     count, payload, subject = int(ctx.params["count"]), payload_of(ctx.params), ctx.subject
     frame = b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload)
     full_buf = frame * CHUNK  # pre-built: the floor measures only the socket and the server
-    conn = _RawConn(ctx.url, ctx.remaining())
+    conn = RawConn(ctx.url, ctx.remaining())
     try:
         conn.sock.settimeout(max(0.1, ctx.remaining()))
         bufs = [full_buf if step == CHUNK else frame * step for step in chunks(count)]
@@ -571,8 +603,10 @@ scenario(
     "req",
     "request/reply {count} x {size} B",
     LATENCY,
-    full={"count": 20_000, "size": 16, "warmup": 500, "timeout_s": 2.0},
-    quick={"count": 2_000, "size": 16, "warmup": 100, "timeout_s": 2.0},
+    full={"count": 20_000, "size": 16, "warmup": 500, "timeout_s": 2.0,
+          "subject": RESPONDER_SUBJECT},
+    quick={"count": 2_000, "size": 16, "warmup": 100, "timeout_s": 2.0,
+           "subject": RESPONDER_SUBJECT},
     needs=("responder",),
     expect=_req_expect,
 )
@@ -584,18 +618,19 @@ def req_natsync(ctx: Ctx) -> Metrics:
 
     count, warmup = int(ctx.params["count"]), int(ctx.params["warmup"])
     payload, timeout = payload_of(ctx.params), float(ctx.params["timeout_s"])
+    subject = str(ctx.params["subject"])
     nc = natsync.connect(ctx.url, error_cb=ctx.on_error, **NATSYNC_OPTS)
     try:
         request = nc.request
         for _ in range(warmup):
-            reply = request(RESPONDER_SUBJECT, payload, timeout=timeout)
+            reply = request(subject, payload, timeout=timeout)
         if warmup and reply.data != payload:
             raise ScenarioError(f"responder echoed {reply.data!r}")
         samples = [0] * count
         clock = time.perf_counter_ns
         for i in range(count):
             t0 = clock()
-            request(RESPONDER_SUBJECT, payload, timeout=timeout)
+            request(subject, payload, timeout=timeout)
             samples[i] = clock() - t0
             if not i & 1023:
                 ctx.check_time("requests")
@@ -610,18 +645,19 @@ async def req_natspy(ctx: Ctx) -> Metrics:
 
     count, warmup = int(ctx.params["count"]), int(ctx.params["warmup"])
     payload, timeout = payload_of(ctx.params), float(ctx.params["timeout_s"])
+    subject = str(ctx.params["subject"])
     nc = await nats.connect(ctx.url, error_cb=ctx.on_error_async, **NATSPY_OPTS)
     try:
         request = nc.request
         for _ in range(warmup):
-            reply = await request(RESPONDER_SUBJECT, payload, timeout=timeout)
+            reply = await request(subject, payload, timeout=timeout)
         if warmup and reply.data != payload:
             raise ScenarioError(f"responder echoed {reply.data!r}")
         samples = [0] * count
         clock = time.perf_counter_ns
         for i in range(count):
             t0 = clock()
-            await request(RESPONDER_SUBJECT, payload, timeout=timeout)
+            await request(subject, payload, timeout=timeout)
             samples[i] = clock() - t0
             if not i & 1023:
                 ctx.check_time("requests")
@@ -860,7 +896,7 @@ async def js_pub_async_natspy(ctx: Ctx) -> Metrics:
 class _RawAcks:
     """Counts the replies (MSG frames) arriving on a raw connection, parsing incrementally."""
 
-    def __init__(self, conn: _RawConn) -> None:
+    def __init__(self, conn: RawConn) -> None:
         self.conn = conn
         self.buf = b""
         self.pos = 0
@@ -904,8 +940,8 @@ class _RawAcks:
         return self.msgs.pop()
 
 
-def _raw_js_conn(ctx: Ctx) -> Tuple[_RawConn, _RawAcks]:
-    conn = _RawConn(ctx.url, ctx.remaining())
+def _raw_js_conn(ctx: Ctx) -> Tuple[RawConn, _RawAcks]:
+    conn = RawConn(ctx.url, ctx.remaining())
     conn.sock.sendall(b"SUB _RAW.req 1\r\nSUB _RAW.ack.* 2\r\nPING\r\n")
     conn.wait_pong()
     return conn, _RawAcks(conn)
