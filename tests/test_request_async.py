@@ -150,3 +150,67 @@ def test_threads_and_fan_outs_share_one_client(connect: Connect) -> None:
     assert not any(t.is_alive() for t in threads)
     assert errors == []
     assert nc._mux.table == {}
+
+
+def test_threads_requesting_across_a_server_restart() -> None:
+    """16 threads loop request() (and 2 request_async) while the server is killed and
+    restarted: no call outlives its timeout by much, requests recover on their own,
+    every reply is their own, and close() leaves no thread."""
+    from natsync.testing import NatsServer
+
+    fast = {"reconnect_time_wait": 0.05, "reconnect_jitter": 0.0, "max_reconnect_attempts": -1}
+    with NatsServer() as srv:
+        responder = natsync.connect(srv.url, **fast)
+        nc = natsync.connect(srv.url, **fast)
+        try:
+            _echo(responder)
+            stop = threading.Event()
+            late: list[float] = []
+            wrong: list[str] = []
+            ok_after = [0]
+            restarted = threading.Event()
+
+            def one(k: int, i: int, use_async: bool) -> None:
+                body = f"{k}-{i}".encode()
+                start = time.monotonic()
+                try:
+                    if use_async:
+                        got = nc.request_async("svc.echo", body, timeout=0.3).result(timeout=2)
+                    else:
+                        got = nc.request("svc.echo", body, timeout=0.3)
+                except (TimeoutError, NoRespondersError, cf.TimeoutError):
+                    pass
+                else:
+                    if got.data != body:
+                        wrong.append(f"{k}-{i}")
+                    if restarted.is_set():
+                        ok_after[0] += 1
+                took = time.monotonic() - start
+                if took > 0.3 + 0.5:
+                    late.append(took)
+
+            def worker(k: int) -> None:
+                for i in range(20_000):  # bounded; stopped long before
+                    if stop.is_set():
+                        return
+                    one(k, i, use_async=k >= 16)
+
+            threads = [threading.Thread(target=worker, args=(k,)) for k in range(18)]
+            for t in threads:
+                t.start()
+            time.sleep(0.3)
+            srv.kill()
+            time.sleep(0.3)
+            srv.start()
+            restarted.set()
+            wait_for(lambda: ok_after[0] >= 200, 15, "requests to recover after the restart")
+            stop.set()
+            for t in threads:
+                t.join(10)
+            assert not any(t.is_alive() for t in threads)
+            assert wrong == []
+            assert late == [], f"calls that outlived their timeout: {late[:5]}"
+        finally:
+            nc.close()
+            responder.close()
+    wait_for(lambda: not natsync_threads(), what="natsync threads to end")
