@@ -47,6 +47,11 @@ class Msg:
         return self.headers.status if self.headers is not None else None
 
     @property
+    def marker_reason(self) -> Optional[str]:
+        """Why JetStream placed this delete marker (ADR-43: MaxAge, Remove, Purge), else None."""
+        return self.headers.get("Nats-Marker-Reason") if self.headers is not None else None
+
+    @property
     def size(self) -> int:
         """Payload size in bytes."""
         return len(self.data)

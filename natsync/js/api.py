@@ -789,6 +789,14 @@ class ConsumerPause(Base):
 ConsumerPauseInfo = ConsumerPause
 
 
+@dataclass(repr=False)
+class ConsumerResetInfo(ConsumerInfo):
+    """Answer of CONSUMER.RESET (nats-server 2.14): the consumer's info and `reset_seq`,
+    the stream sequence it delivers from next."""
+
+    reset_seq: int = 0
+
+
 # --------------------------------------------------------------------------- publish and messages
 
 
@@ -812,6 +820,9 @@ class PubAck(Base):
     batch_size: Optional[int] = None
     extra: Dict[str, Any] = _extra()
 
+
+#: ADR-43: the header of a delete marker the server placed, naming why.
+MARKER_REASON_HEADER = "Nats-Marker-Reason"
 
 _DIRECT_HEADERS = frozenset({"nats-stream", "nats-subject", "nats-sequence", "nats-time-stamp",
                             "nats-last-sequence", "nats-num-pending"})
@@ -840,6 +851,11 @@ class RawStreamMsg(Base):
     def header(self) -> Optional[Headers]:
         """nats-py's name for `headers`."""
         return self.headers
+
+    @property
+    def marker_reason(self) -> Optional[str]:
+        """Why the server placed this delete marker (ADR-43: MaxAge, Remove, Purge), else None."""
+        return self.headers.get(MARKER_REASON_HEADER) if self.headers is not None else None
 
     @classmethod
     def from_response(cls: type[_R], resp: Mapping[str, Any]) -> _R:
