@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ..errors import ProtocolError
 from ..headers import Headers, parse_headers
+from ..msg import MARKER_REASON_HEADER
 
 __all__ = [
     "AccountInfo",
@@ -45,6 +46,7 @@ __all__ = [
     "ConsumerInfo",
     "ConsumerPause",
     "ConsumerPauseInfo",
+    "ConsumerResetInfo",
     "DeliverPolicy",
     "DiscardPolicy",
     "ExternalStream",
@@ -820,9 +822,6 @@ class PubAck(Base):
     batch_size: Optional[int] = None
     extra: Dict[str, Any] = _extra()
 
-
-#: ADR-43: the header of a delete marker the server placed, naming why.
-MARKER_REASON_HEADER = "Nats-Marker-Reason"
 
 _DIRECT_HEADERS = frozenset({"nats-stream", "nats-subject", "nats-sequence", "nats-time-stamp",
                             "nats-last-sequence", "nats-num-pending"})

@@ -158,8 +158,9 @@ class MessageStream:
         if status == 100:
             self._consumer._check_heartbeat(msg)
             return
-        if status == PIN_MISMATCH:  # another puller holds the pin now: pull without one
+        if status == PIN_MISMATCH:  # the pin moved on: the next pull goes without one
             self._pin = None
+        # These end one pull; Nats-Pending-Messages says how much of it went undelivered.
         if status in (408, 409, PIN_MISMATCH) and h is not None:
             desc = h.description.lower()
             if "consumer deleted" in desc:
@@ -173,7 +174,7 @@ class MessageStream:
             else:
                 self._due = 0
             return
-        if status in (404, PIN_MISMATCH):
+        if status == 404:
             self._due = 0
             return
         if status == 400:  # a bad pull stays bad: end the iteration with the reason
