@@ -303,13 +303,16 @@ class JetStreamManager:
     # --- issue 14 (consumer half): priority groups, consumer reset, batch direct get --------
 
     def unpin_consumer(self, stream: str, consumer: str, group: str) -> bool:
-        """Release the pinned puller of a pinned_client consumer's `group` (ADR-42)."""
+        """Release the pinned puller of a pinned_client consumer's `group` (ADR-42).
+
+        True once the server did; its refusals (an unknown group: BadRequestError) raise.
+        """
         _check_name(stream, "stream")
         _check_name(consumer, "consumer")
         priority_request(group)
-        resp = self._request(f"CONSUMER.UNPIN.{stream}.{consumer}", {"group": group},
-                             what=f"group {group!r} of consumer {consumer!r} on stream {stream!r}")
-        return "error" not in resp
+        self._request(f"CONSUMER.UNPIN.{stream}.{consumer}", {"group": group},
+                      what=f"group {group!r} of consumer {consumer!r} on stream {stream!r}")
+        return True
 
     def reset_consumer(self, stream: str, consumer: str, seq: Optional[int] = None
                        ) -> api.ConsumerResetInfo:
