@@ -19,6 +19,9 @@ _TERM = b"+TERM"
 
 _REPR_DATA = 64
 
+#: ADR-43: the header of a delete marker JetStream placed, naming why.
+MARKER_REASON_HEADER = "Nats-Marker-Reason"
+
 
 class Msg:
     """A message: `subject`, `reply`, `data` (bytes) and `headers` (Headers or None)."""
@@ -45,6 +48,11 @@ class Msg:
     def status(self) -> Optional[int]:
         """The status code of a status message (503 no responders, 408, 100 heartbeat...)."""
         return self.headers.status if self.headers is not None else None
+
+    @property
+    def marker_reason(self) -> Optional[str]:
+        """Why JetStream placed this delete marker (ADR-43: MaxAge, Remove, Purge), else None."""
+        return self.headers.get(MARKER_REASON_HEADER) if self.headers is not None else None
 
     @property
     def size(self) -> int:

@@ -322,3 +322,60 @@ def test_micro_verbs(cli: Cli, nc: natsync.Client) -> None:
     res = cli("micro", "info", "nosuch", "--wait", "0.2", code=1)
     assert res.err.strip() == "natsync micro info: no instance of service 'nosuch' answered " \
                               "within 0.2s"
+
+
+def test_consumer_priority_unpin_and_reset_verbs(cli: Cli, nc: natsync.Client) -> None:
+    js = nc.jetstream()
+    js.add_stream(name="PJ", subjects=["pj"])
+    for i in range(1, 5):
+        js.publish("pj", b"job %d" % i)
+    cli("consumer", "add", "PJ", "pinned", "--priority-group", "jobs",
+        "--priority-policy", "pinned-client", "--priority-timeout", "1m")
+    cfg = js.consumer_info("PJ", "pinned").config
+    assert cfg.priority_groups == ["jobs"] and cfg.priority_timeout == 60
+    assert cfg.priority_policy == api.PriorityPolicy.PINNED_CLIENT
+    assert cli("consumer", "next", "PJ", "pinned", "--group", "jobs", "--raw").out == "job 1\n"
+    info = cli("consumer", "info", "PJ", "pinned").out
+    assert "Priority groups:" in info and "pinned_client" in info and "Pinned in jobs:" in info
+    # Another process has no pin: while the first one's pin holds, it gets nothing.
+    res = cli("consumer", "next", "PJ", "pinned", "--group", "jobs", "--wait", "0.5")
+    assert res.out == "" and "No messages available" in res.err
+    assert cli("consumer", "unpin", "PJ", "pinned", "jobs").out.strip() == (
+        "Unpinned group jobs of consumer PJ > pinned")
+    assert cli("consumer", "next", "PJ", "pinned", "--group", "jobs", "--raw").out == "job 2\n"
+    res = cli("consumer", "next", "PJ", "pinned", "--group", "nope", code=1)
+    assert "priority group 'nope' is not one of the consumer's" in res.err
+    res = cli("consumer", "unpin", "PJ", "pinned", "nope", code=1)
+    assert "priority group" in res.err.lower()
+
+    cli("consumer", "add", "PJ", "plain")
+    assert cli("consumer", "next", "PJ", "plain", "--count", "4", "--raw").out.count("job") == 4
+    res = cli("consumer", "reset", "PJ", "plain", "--seq", "3")
+    assert res.out.startswith("Reset consumer PJ > plain to stream sequence 3")
+    assert cli("consumer", "next", "PJ", "plain", "--raw").out == "job 3\n"
+    doc = cli("--json", "consumer", "reset", "PJ", "plain").json()  # after the ack floor (3)
+    assert doc["reset_seq"] == 4 and doc["name"] == "plain"
+    res = cli("consumer", "reset", "PJ", "ghost", code=1)
+    assert "consumer not found" in res.err
+
+
+def test_stream_get_batch_verb(cli: Cli, nc: natsync.Client) -> None:
+    js = nc.jetstream()
+    js.add_stream(name="GB", subjects=["gb.*"], allow_direct=True)
+    for i in range(1, 7):
+        js.publish("gb.a" if i % 2 == 0 else "gb.b", b"m%d" % i)  # gb.a: 2, 4, 6
+    assert cli("stream", "get-batch", "GB", "--raw").out.split() == [f"m{i}" for i in range(1, 7)]
+    out = cli("stream", "get-batch", "GB", "--subject", "gb.a", "--start-seq", "3", "-c", "1").out
+    assert out.startswith("[4] gb.a @ ") and "m4" in out and "m6" not in out
+    docs = cli("--json", "stream", "get-batch", "GB", "--last-for", "gb.*").json_lines()
+    assert sorted((d["subject"], d["seq"], d["data"]) for d in docs) == [("gb.a", 6, "m6"),
+                                                                         ("gb.b", 5, "m5")]
+    docs = cli("--json", "stream", "get-batch", "GB", "--last-for", "gb.a", "--last-for", "gb.b",
+               "--up-to-seq", "3").json_lines()
+    assert sorted((d["subject"], d["seq"]) for d in docs) == [("gb.a", 2), ("gb.b", 3)]
+    res = cli("stream", "get-batch", "GB", "--subject", "gb.none")
+    assert res.out == "" and "No matching messages in stream GB" in res.err
+    cli("stream", "get-batch", "GB", "--last-for", "gb.a", "--subject", "gb.a", code=2)
+    js.add_stream(name="NODIRECT", subjects=["nd"])
+    res = cli("stream", "get-batch", "NODIRECT", code=1)
+    assert "allow_direct" in res.err

@@ -1,4 +1,4 @@
-"""`natsync consumer ls|info|add|rm|next`: JetStream consumers."""
+"""`natsync consumer ls|info|add|rm|next|unpin|reset`: JetStream consumers."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 ACK = ("explicit", "none", "all")
 DELIVER = ("all", "last", "new", "last-per-subject")
 REPLAY = ("instant", "original")
+PRIORITY = ("overflow", "pinned-client", "prioritized")
 
 ADD_EPILOG = """\
 Without --deliver-subject the consumer is a pull consumer (for `consumer next`,
@@ -36,7 +37,8 @@ fetch and the simplified consumer API); with it, a push consumer.
 
 examples:
   natsync consumer add ORDERS billing --filter 'orders.eu.>' --ack-wait 1m
-  natsync consumer add WORK workers --max-deliver 5"""
+  natsync consumer add WORK workers --max-deliver 5
+  natsync consumer add WORK pinned --priority-group jobs --priority-policy pinned-client"""
 
 NEXT_EPILOG = """\
 Each message is printed (like `sub`; JSON Lines with --json) and then acknowledged,
@@ -49,7 +51,16 @@ status 1. No message within --wait is not an error: natsync exits 0.
 examples:
   natsync consumer next WORK workers                 # one message, acked
   natsync consumer next WORK workers --count 100 --wait 1s --raw
-  natsync consumer next WORK workers --count 50 --exec './handle-job.sh'"""
+  natsync consumer next WORK workers --count 50 --exec './handle-job.sh'
+  natsync consumer next WORK pinned --group jobs     # a priority group's pull"""
+
+RESET_EPILOG = """\
+The consumer delivers again from stream sequence SEQ (nats-server 2.14+); without
+--seq, from just after its acknowledged floor, which redelivers what is unacknowledged.
+
+examples:
+  natsync consumer reset ORDERS billing --seq 1000
+  natsync consumer unpin WORK pinned jobs            # let another worker take over"""
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -93,6 +104,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("--deliver-subject", metavar="SUBJECT",
                    help="make it a push consumer delivering to SUBJECT")
     c.add_argument("--deliver-group", metavar="GROUP", help="push: the queue group")
+    c.add_argument("--priority-group", metavar="GROUP", action="append",
+                   help="pull: a priority group (repeatable; ADR-42)")
+    c.add_argument("--priority-policy", type=choice(PRIORITY), metavar="POLICY",
+                   help="overflow, pinned-client or prioritized")
+    c.add_argument("--priority-timeout", type=positive_duration, metavar="DURATION",
+                   help="pinned-client: unpin after DURATION without pulls")
 
     c = command(cmds, "rm", common, "delete a consumer", run_rm, aliases=["delete"])
     c.add_argument("stream", metavar="STREAM", help="the stream's name")
@@ -111,7 +128,21 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="do not acknowledge (the server redelivers after its ack wait)")
     c.add_argument("--exec", metavar="COMMAND", dest="exec_command",
                    help="run COMMAND per message, body on stdin; ack on success")
+    c.add_argument("--group", metavar="GROUP", help="pull for this priority group")
     add_body_shape(c)
+
+    c = command(cmds, "unpin", common, "release the pinned client of a priority group",
+                run_unpin, epilog=RESET_EPILOG)
+    c.add_argument("stream", metavar="STREAM", help="the stream's name")
+    c.add_argument("name", metavar="CONSUMER", help="the consumer's name")
+    c.add_argument("group", metavar="GROUP", help="the priority group")
+
+    c = command(cmds, "reset", common, "make a consumer deliver again from a sequence",
+                run_reset, epilog=RESET_EPILOG)
+    c.add_argument("stream", metavar="STREAM", help="the stream's name")
+    c.add_argument("name", metavar="CONSUMER", help="the consumer's name")
+    c.add_argument("--seq", type=positive_int, metavar="SEQ",
+                   help="the stream sequence to deliver from (default: after the ack floor)")
 
 
 # --- ls / info -------------------------------------------------------------------------------------
@@ -175,6 +206,9 @@ def show_info(out: Output, info: api.ConsumerInfo) -> None:
          if c.inactive_threshold else None),
         ("Deliver subject", c.deliver_subject),
         ("Deliver group", c.deliver_group),
+        ("Priority groups", human(c.priority_groups) if c.priority_groups else None),
+        ("Priority policy", human(c.priority_policy)),
+        ("Priority timeout", show_duration(c.priority_timeout) if c.priority_timeout else None),
         ("Created", when(info.created)),
     ], indent=2)
     out.line()
@@ -188,7 +222,8 @@ def show_info(out: Output, info: api.ConsumerInfo) -> None:
         ("Ack pending", count(info.num_ack_pending)),
         ("Redelivered", count(info.num_redelivered)),
         ("Waiting pulls", count(info.num_waiting)),
-    ], indent=2)
+    ] + [(f"Pinned in {g.group}", g.pinned_client_id)
+         for g in info.priority_groups or () if g.pinned_client_id], indent=2)
 
 
 # --- add / rm -----------------------------------------------------------------------------------
@@ -216,7 +251,11 @@ def run_add(session: Session) -> int:
             ("max_deliver", args.max_deliver), ("max_ack_pending", args.max_ack_pending),
             ("replay_policy", api.ReplayPolicy(args.replay) if args.replay else None),
             ("inactive_threshold", args.inactive_threshold),
-            ("deliver_subject", args.deliver_subject), ("deliver_group", args.deliver_group)):
+            ("deliver_subject", args.deliver_subject), ("deliver_group", args.deliver_group),
+            ("priority_groups", args.priority_group),
+            ("priority_policy", api.PriorityPolicy(args.priority_policy.replace("-", "_"))
+             if args.priority_policy else None),
+            ("priority_timeout", args.priority_timeout)):
         if value is not None:
             params[field] = value
     info = session.js().add_consumer(args.stream, **params)
@@ -259,11 +298,11 @@ def run_next(session: Session) -> int:
         raise CliError(f"consumer {args.stream} > {args.name} is a push consumer; "
                        "`consumer next` needs a pull consumer")
     acks = not args.no_ack and info.config.ack_policy != api.AckPolicy.NONE
-    consumer = Consumer(js, args.stream, args.name)
+    consumer = Consumer(js, args.stream, args.name, info.config)
     wait = args.wait or session.timeout
     taken = 0
     while taken < args.count:
-        msgs = consumer.fetch(1, max_wait=wait)
+        msgs = consumer.fetch(1, max_wait=wait, group=args.group)
         if not msgs:
             break
         msg = msgs[0]
@@ -319,3 +358,30 @@ def _nak(session: Session, msg: Msg, acks: bool) -> None:
         return
     msg.nak()
     session.nc().flush(timeout=session.timeout)
+
+
+# --- unpin / reset --------------------------------------------------------------------------------
+
+
+def run_unpin(session: Session) -> int:
+    """Release a pinned_client consumer's pin on one group."""
+    args = session.args
+    session.js().unpin_consumer(args.stream, args.name, args.group)
+    if session.out.json_mode:
+        session.out.json({"stream": args.stream, "consumer": args.name, "group": args.group,
+                          "unpinned": True})
+    else:
+        session.out.line(f"Unpinned group {args.group} of consumer {args.stream} > {args.name}")
+    return 0
+
+
+def run_reset(session: Session) -> int:
+    """Move a consumer to deliver from a stream sequence (or after its ack floor)."""
+    args = session.args
+    info = session.js().reset_consumer(args.stream, args.name, seq=args.seq)
+    if not session.out.json_mode:
+        session.out.line(f"Reset consumer {args.stream} > {args.name} to stream sequence "
+                         f"{info.reset_seq}")
+        session.out.line()
+    show_info(session.out, info)
+    return 0

@@ -1,4 +1,4 @@
-"""`natsync stream ls|info|add|rm|purge|view`: JetStream streams."""
+"""`natsync stream ls|info|add|rm|purge|view|get-batch`: JetStream streams."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ examples:
   natsync stream view ORDERS                      # the first 10 messages
   natsync stream view ORDERS --subject 'orders.eu.>' --start-seq 100 --count 50
   natsync stream view ORDERS --last 5 --json"""
+
+BATCH_EPILOG = """\
+One batch Direct Get (ADR-31) answers with many messages at once; the stream needs
+allow_direct. With --last-for, the newest message of each subject matching SUBJECT
+(repeatable, wildcards ok) is printed instead, as of --up-to-seq when given.
+
+examples:
+  natsync stream get-batch ORDERS --subject 'orders.eu.>' --start-seq 100 --count 500
+  natsync stream get-batch CONFIG --last-for 'config.>' --json"""
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -113,6 +122,20 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                        help="start at stream sequence SEQ (default: the first)")
     where.add_argument("--last", type=positive_int, metavar="N",
                        help="the last N messages of the stream")
+    add_body_shape(c)
+
+    c = command(cmds, "get-batch", common, "print stored messages with one batch direct get",
+                run_get_batch, epilog=BATCH_EPILOG)
+    c.add_argument("name", metavar="STREAM", help="the stream's name")
+    c.add_argument("--subject", metavar="SUBJECT", help="only messages of SUBJECT (wildcards ok)")
+    c.add_argument("-c", "--count", type=positive_int, default=100, metavar="N",
+                   help="at most N messages (default 100)")
+    c.add_argument("--start-seq", type=positive_int, metavar="SEQ",
+                   help="start at stream sequence SEQ (default: the first)")
+    c.add_argument("--last-for", metavar="SUBJECT", action="append",
+                   help="the newest message of each subject matching SUBJECT (repeatable)")
+    c.add_argument("--up-to-seq", type=positive_int, metavar="SEQ",
+                   help="with --last-for: as the stream was at sequence SEQ")
     add_body_shape(c)
 
 
@@ -301,13 +324,41 @@ def run_view(session: Session) -> int:
             break
         shown += 1
         seq = msg.seq + 1
-        if out.json_mode:
-            out.json_line(message_json(msg.subject, msg.data, msg.headers, stream=args.name,
-                                       seq=msg.seq, time=msg.time))
-            continue
-        title = f"[{msg.seq}] {msg.subject}" + (f" @ {when(msg.time)}" if msg.time else "")
-        show_message(out, title, msg.data, msg.headers, args.headers, args.raw)
+        _show_stored(out, args, msg)
     if shown == 0 and not out.json_mode and not args.raw:
         out.note(f"No messages in stream {args.name}" + (f" on {args.subject}" if args.subject
                                                         else ""))
+    return 0
+
+
+def _show_stored(out: Output, args: argparse.Namespace, msg: api.RawStreamMsg) -> None:
+    """One stored message, as `view` and `get-batch` print it."""
+    if out.json_mode:
+        out.json_line(message_json(msg.subject, msg.data, msg.headers, stream=args.name,
+                                   seq=msg.seq, time=msg.time))
+        return
+    title = f"[{msg.seq}] {msg.subject}" + (f" @ {when(msg.time)}" if msg.time else "")
+    show_message(out, title, msg.data, msg.headers, args.headers, args.raw)
+
+
+def run_get_batch(session: Session) -> int:
+    """Print stored messages read with one batch (or multi-last) direct get."""
+    args = session.args
+    js = session.js()
+    if args.last_for:
+        if args.subject or args.start_seq:
+            raise UsageError("--last-for cannot be combined with --subject or --start-seq")
+        msgs = js.get_last_for_subjects(args.name, args.last_for, up_to_seq=args.up_to_seq,
+                                        batch=args.count, timeout=session.timeout)
+    else:
+        if args.up_to_seq:
+            raise UsageError("--up-to-seq needs --last-for")
+        msgs = js.get_batch(args.name, args.subject, batch=args.count, start_seq=args.start_seq,
+                            timeout=session.timeout)
+    shown = 0
+    for msg in msgs:
+        shown += 1
+        _show_stored(session.out, args, msg)
+    if shown == 0 and not session.out.json_mode and not args.raw:
+        session.out.note(f"No matching messages in stream {args.name}")
     return 0

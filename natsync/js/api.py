@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ..errors import ProtocolError
 from ..headers import Headers, parse_headers
+from ..msg import MARKER_REASON_HEADER
 
 __all__ = [
     "AccountInfo",
@@ -45,6 +46,7 @@ __all__ = [
     "ConsumerInfo",
     "ConsumerPause",
     "ConsumerPauseInfo",
+    "ConsumerResetInfo",
     "DeliverPolicy",
     "DiscardPolicy",
     "ExternalStream",
@@ -789,6 +791,14 @@ class ConsumerPause(Base):
 ConsumerPauseInfo = ConsumerPause
 
 
+@dataclass(repr=False)
+class ConsumerResetInfo(ConsumerInfo):
+    """Answer of CONSUMER.RESET (nats-server 2.14): the consumer's info and `reset_seq`,
+    the stream sequence it delivers from next."""
+
+    reset_seq: int = 0
+
+
 # --------------------------------------------------------------------------- publish and messages
 
 
@@ -840,6 +850,11 @@ class RawStreamMsg(Base):
     def header(self) -> Optional[Headers]:
         """nats-py's name for `headers`."""
         return self.headers
+
+    @property
+    def marker_reason(self) -> Optional[str]:
+        """Why the server placed this delete marker (ADR-43: MaxAge, Remove, Purge), else None."""
+        return self.headers.get(MARKER_REASON_HEADER) if self.headers is not None else None
 
     @classmethod
     def from_response(cls: type[_R], resp: Mapping[str, Any]) -> _R:

@@ -24,7 +24,8 @@ from ..msg import Msg
 from ..nuid import next_nuid
 from ..subscription import Subscription
 from . import api
-from .errors import ConsumerDeletedError, HeartbeatMissedError, NotFoundError
+from .errors import BadPullRequestError, ConsumerDeletedError, HeartbeatMissedError, NotFoundError
+from .priority import PIN_MISMATCH, PriorityRequest, pin_of, priority_request
 from .pull import PullSubscription, pull_request
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ class MessageStream:
     """
 
     def __init__(self, consumer: Consumer, max_messages: int, expires: float,
-                 heartbeat: Optional[float], max_bytes: Optional[int] = None) -> None:
+                 heartbeat: Optional[float], max_bytes: Optional[int] = None,
+                 priority: Optional[PriorityRequest] = None) -> None:
         if max_messages < 1:
             raise BadArgumentError(f"max_messages must be at least 1, got {max_messages!r}")
         if expires < 1:
@@ -67,6 +69,8 @@ class MessageStream:
         self._last_activity = time.monotonic()
         self._stopped = False
         self._lock = threading.Lock()
+        self._priority = priority
+        self._pin: Optional[str] = None  # the Nats-Pin-Id of a pinned_client consumer
 
     def __iter__(self) -> Iterator[Msg]:
         return self
@@ -107,6 +111,7 @@ class MessageStream:
                 self._last_activity = time.monotonic()
                 if msg.status is None:
                     self._due = max(0, self._due - 1)
+                    self._pin = pin_of(msg) or self._pin
                     checked = self._consumer._check_order(msg)
                     if checked is None:  # an ordered consumer was reset: skip the stray
                         continue
@@ -135,7 +140,7 @@ class MessageStream:
             return True
         batch = self._max - self._due
         req = pull_request(batch, self._expires, heartbeat=self._heartbeat,
-                           max_bytes=self._max_bytes)
+                           max_bytes=self._max_bytes, priority=self._priority, pin_id=self._pin)
         reply = f"{self._inbox}.{self._next_pull}"
         self._next_pull += 1
         self._nc.publish(self._consumer._next_subject, json.dumps(req).encode(), reply=reply)
@@ -153,7 +158,10 @@ class MessageStream:
         if status == 100:
             self._consumer._check_heartbeat(msg)
             return
-        if status in (408, 409) and h is not None:
+        if status == PIN_MISMATCH:  # the pin moved on: the next pull goes without one
+            self._pin = None
+        # These end one pull; Nats-Pending-Messages says how much of it went undelivered.
+        if status in (408, 409, PIN_MISMATCH) and h is not None:
             desc = h.description.lower()
             if "consumer deleted" in desc:
                 if self._consumer._recreate_on_loss():
@@ -169,6 +177,8 @@ class MessageStream:
         if status == 404:
             self._due = 0
             return
+        if status == 400:  # a bad pull stays bad: end the iteration with the reason
+            raise BadPullRequestError(description=h.description if h is not None else "")
         if status == 503:  # no responders: JetStream is not (yet) there, or the consumer is gone
             self._due = 0
             gone = h is not None and h.get("Nats-Subject") == self._consumer._next_subject
@@ -219,7 +229,8 @@ class ConsumeContext:
                 msg = self._stream.next(timeout=None)
             except Exception as exc:
                 self._report(exc)
-                if isinstance(exc, (ConnectionClosedError, ConsumerDeletedError)):
+                if isinstance(exc, (ConnectionClosedError, ConsumerDeletedError,
+                                    BadPullRequestError)):
                     return
                 continue
             if msg is None:
@@ -256,10 +267,12 @@ class ConsumeContext:
 class Consumer:
     """A pull consumer of a stream, by name (see `Stream.consumer`)."""
 
-    def __init__(self, jsm: JetStreamManager, stream: str, name: str) -> None:
+    def __init__(self, jsm: JetStreamManager, stream: str, name: str,
+                 config: Optional[api.ConsumerConfig] = None) -> None:
         self._jsm = jsm
         self.stream = stream
         self.name = name
+        self._known_config = config  # as last seen: lets priority arguments be checked up front
         self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{name}"
         self._pull: Optional[PullSubscription] = None
         self._pull_lock = threading.Lock()
@@ -274,12 +287,19 @@ class Consumer:
                 nc = self._jsm._nc
                 inbox = nc.new_inbox()
                 self._pull = PullSubscription(self._jsm, self.stream, self.name,
-                                              nc.subscribe(inbox + ".*"), inbox, ephemeral=False)
+                                              nc.subscribe(inbox + ".*"), inbox, ephemeral=False,
+                                              config=self._known_config)
             return self._pull
 
     def fetch(self, max_messages: int = 1, max_wait: float = 5.0,
-              heartbeat: Optional[float] = None) -> list[Msg]:
-        """Up to `max_messages`, waiting at most `max_wait` seconds; [] when none came."""
+              heartbeat: Optional[float] = None, group: Optional[str] = None,
+              min_pending: Optional[int] = None, min_ack_pending: Optional[int] = None,
+              priority: Optional[int] = None) -> list[Msg]:
+        """Up to `max_messages`, waiting at most `max_wait` seconds; [] when none came.
+
+        `group` and the policy's thresholds pull for a priority group (ADR-42).
+        """
+        priority_request(group, min_pending, min_ack_pending, priority, self._known_config)
         deadline = time.monotonic() + max_wait
         while not self._ready():  # an ordered consumer being re-created after an outage
             remaining = deadline - time.monotonic()
@@ -287,26 +307,36 @@ class Consumer:
                 return []
             time.sleep(min(RETRY_WAIT, remaining))
         msgs = self._puller().fetch(max_messages, max(0.0, deadline - time.monotonic()),
-                                    heartbeat)
+                                    heartbeat, group, min_pending, min_ack_pending, priority)
         return [m for m in (self._check_order(m) for m in msgs) if m is not None]
 
-    def next(self, timeout: float = 5.0) -> Msg:
+    def next(self, timeout: float = 5.0, group: Optional[str] = None,
+             min_pending: Optional[int] = None, min_ack_pending: Optional[int] = None,
+             priority: Optional[int] = None) -> Msg:
         """The next message; TimeoutError when none arrives within `timeout`."""
-        msgs = self.fetch(1, timeout)
+        msgs = self.fetch(1, timeout, None, group, min_pending, min_ack_pending, priority)
         if not msgs:
             raise NatsTimeoutError(f"nats: no message from consumer {self.name!r} within {timeout}s")
         return msgs[0]
 
     def messages(self, max_messages: int = DEFAULT_MAX_MESSAGES, expires: float = DEFAULT_EXPIRES,
-                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None) -> MessageStream:
+                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None,
+                 group: Optional[str] = None, min_pending: Optional[int] = None,
+                 min_ack_pending: Optional[int] = None, priority: Optional[int] = None
+                 ) -> MessageStream:
         """A blocking iterator over the consumer's messages that keeps pulls topped up."""
-        return MessageStream(self, max_messages, expires, heartbeat, max_bytes)
+        prio = priority_request(group, min_pending, min_ack_pending, priority, self._known_config)
+        return MessageStream(self, max_messages, expires, heartbeat, max_bytes, prio)
 
     def consume(self, cb: Callable[[Msg], Any], max_messages: int = DEFAULT_MAX_MESSAGES,
                 expires: float = DEFAULT_EXPIRES, heartbeat: Optional[float] = None,
-                error_cb: Optional[Callable[[BaseException], Any]] = None) -> ConsumeContext:
+                error_cb: Optional[Callable[[BaseException], Any]] = None,
+                group: Optional[str] = None, min_pending: Optional[int] = None,
+                min_ack_pending: Optional[int] = None, priority: Optional[int] = None
+                ) -> ConsumeContext:
         """Run `cb(msg)` for every message on a dedicated thread until `.stop()`."""
-        return ConsumeContext(self.messages(max_messages, expires, heartbeat), cb, error_cb)
+        return ConsumeContext(self.messages(max_messages, expires, heartbeat, None, group,
+                                            min_pending, min_ack_pending, priority), cb, error_cb)
 
     # Hooks the ordered consumer overrides.
     def _check_order(self, msg: Msg) -> Optional[Msg]:
@@ -448,15 +478,15 @@ class Stream:
 
     def consumer(self, name: str) -> Consumer:
         """A handle on an existing consumer (NotFoundError if there is none)."""
-        self._jsm.consumer_info(self.name, name)
-        return Consumer(self._jsm, self.name, name)
+        info = self._jsm.consumer_info(self.name, name)
+        return Consumer(self._jsm, self.name, name, info.config)
 
     def create_consumer(self, config: Optional[api.ConsumerConfig] = None, **params: Any) -> Consumer:
         """Create (or get, if identical) a pull consumer and return its handle."""
         if config is None and "ack_policy" not in params:
             params["ack_policy"] = api.AckPolicy.EXPLICIT
         info = self._jsm.add_consumer(self.name, config, **params)
-        return Consumer(self._jsm, self.name, info.name or "")
+        return Consumer(self._jsm, self.name, info.name or "", info.config)
 
     def ordered_consumer(self, filter_subjects: Optional[list[str]] = None,
                          deliver_policy: Optional[api.DeliverPolicy] = None,

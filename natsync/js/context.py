@@ -117,20 +117,21 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
             info = self.add_consumer(stream, cfg)
         return self._bind_pull(stream, info.name or "", ephemeral=not name,
                                pending_msgs_limit=pending_msgs_limit,
-                               pending_bytes_limit=pending_bytes_limit)
+                               pending_bytes_limit=pending_bytes_limit, config=info.config)
 
     def pull_subscribe_bind(self, durable: str, stream: str) -> PullSubscription:
         """Bind to an existing pull consumer."""
-        self.consumer_info(stream, durable)
-        return self._bind_pull(stream, durable, ephemeral=False)
+        info = self.consumer_info(stream, durable)
+        return self._bind_pull(stream, durable, ephemeral=False, config=info.config)
 
     def _bind_pull(self, stream: str, consumer: str, ephemeral: bool,
                    pending_msgs_limit: int = 512 * 1024,
-                   pending_bytes_limit: int = 256 * 1024 * 1024) -> PullSubscription:
+                   pending_bytes_limit: int = 256 * 1024 * 1024,
+                   config: Optional[api.ConsumerConfig] = None) -> PullSubscription:
         inbox = self._nc.new_inbox()
         sub = self._nc.subscribe(inbox + ".*", pending_msgs_limit=pending_msgs_limit,
                                  pending_bytes_limit=pending_bytes_limit)
-        return PullSubscription(self, stream, consumer, sub, inbox, ephemeral)
+        return PullSubscription(self, stream, consumer, sub, inbox, ephemeral, config)
 
     # --- push -------------------------------------------------------------------------------
 

@@ -16,12 +16,14 @@ from ..errors import MsgAlreadyAckdError, NotJSMessageError
 
 __all__ = [
     "APIError",
+    "BadPullRequestError",
     "BadRequestError",
     "ConsumerAlreadyExistsError",
     "ConsumerDeletedError",
     "ConsumerDoesNotExistError",
     "ConsumerNameExistsError",
     "ConsumerNotFoundError",
+    "DirectGetNotAllowedError",
     "Error",
     "HeartbeatMissedError",
     "JetStreamNotEnabledError",
@@ -351,3 +353,19 @@ class HeartbeatMissedError(Error):
 
     def __init__(self, message: str = "nats: missed consumer heartbeats") -> None:
         super().__init__(message)
+
+
+# --- issue 14: pull priority groups, batch direct get ----------------------------------------
+
+
+class BadPullRequestError(StatusError):
+    """The consumer refused a pull request (400), e.g. an unknown priority group."""
+
+    default_code = 400
+    default_description = "Bad Request"
+
+
+class DirectGetNotAllowedError(ServiceUnavailableError):
+    """A (batch) direct get on a stream without allow_direct: nothing answers it."""
+
+    default_description = "direct get not available (stream without allow_direct?)"

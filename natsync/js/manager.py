@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from ..errors import BadArgumentError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
 from . import api
+from .direct import batch_request, direct_batch, multi_last_request
 from .errors import (
     APIError,
     MsgNotFoundError,
@@ -16,6 +17,7 @@ from .errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from .priority import priority_request
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -297,6 +299,60 @@ class JetStreamManager:
         resp = self._request(f"CONSUMER.PAUSE.{stream}.{consumer}", {},
                              what=f"consumer {consumer!r} on stream {stream!r}")
         return api.ConsumerPauseInfo.from_response(resp)
+
+    # --- issue 14 (consumer half): priority groups, consumer reset, batch direct get --------
+
+    def unpin_consumer(self, stream: str, consumer: str, group: str) -> bool:
+        """Release the pinned puller of a pinned_client consumer's `group` (ADR-42).
+
+        True once the server did; its refusals (an unknown group: BadRequestError) raise.
+        """
+        _check_name(stream, "stream")
+        _check_name(consumer, "consumer")
+        priority_request(group)
+        self._request(f"CONSUMER.UNPIN.{stream}.{consumer}", {"group": group},
+                      what=f"group {group!r} of consumer {consumer!r} on stream {stream!r}")
+        return True
+
+    def reset_consumer(self, stream: str, consumer: str, seq: Optional[int] = None
+                       ) -> api.ConsumerResetInfo:
+        """Move a consumer back (or on) to deliver from `seq`; without it, from its ack floor.
+
+        nats-server 2.14+. The answer is the consumer's info with `reset_seq`.
+        """
+        _check_name(stream, "stream")
+        _check_name(consumer, "consumer")
+        if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 1):
+            raise BadArgumentError(f"seq must be a positive int, got {seq!r}")
+        # The consumer itself answers RESET, so a missing one would only time out: ask first.
+        self.consumer_info(stream, consumer)  # Stream/ConsumerNotFoundError naming it
+        resp = self._request(f"CONSUMER.RESET.{stream}.{consumer}",
+                             {"seq": seq} if seq is not None else None,
+                             what=f"consumer {consumer!r} on stream {stream!r}")
+        return api.ConsumerResetInfo.from_response(resp)
+
+    def get_batch(self, stream: str, subject: Optional[str] = None, batch: int = 100,
+                  max_bytes: Optional[int] = None, start_seq: Optional[int] = None,
+                  start_time: Optional[_dt.datetime] = None,
+                  timeout: Optional[float] = None) -> Iterator[api.RawStreamMsg]:
+        """Up to `batch` stored messages (of `subject`, if given) from `start_seq` or
+        `start_time`, read as they stream in (batch Direct Get, ADR-31; allow_direct)."""
+        _check_name(stream, "stream")
+        req = batch_request(batch, subject, max_bytes, start_seq, start_time)
+        return direct_batch(self._nc, self._prefix, stream, req,
+                            self._timeout if timeout is None else timeout)
+
+    def get_last_for_subjects(self, stream: str, subjects: Sequence[str],
+                              up_to_seq: Optional[int] = None,
+                              up_to_time: Optional[_dt.datetime] = None,
+                              batch: Optional[int] = None,
+                              timeout: Optional[float] = None) -> Iterator[api.RawStreamMsg]:
+        """The newest stored message of every subject matching `subjects` (wildcards
+        allowed), as of `up_to_seq`/`up_to_time` (multi-last Direct Get, ADR-31)."""
+        _check_name(stream, "stream")
+        req = multi_last_request(subjects, up_to_seq, up_to_time, batch)
+        return direct_batch(self._nc, self._prefix, stream, req,
+                            self._timeout if timeout is None else timeout)
 
 
 def _describe(req: dict[str, Any]) -> str:

@@ -19,7 +19,8 @@ from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..subscription import Subscription
 from . import api
-from .errors import ConsumerDeletedError, HeartbeatMissedError, StatusError
+from .errors import BadPullRequestError, ConsumerDeletedError, HeartbeatMissedError, StatusError
+from .priority import PIN_MISMATCH, PriorityRequest, pin_of, priority_request
 
 if TYPE_CHECKING:
     from .manager import JetStreamManager
@@ -29,9 +30,10 @@ EXPIRY_MARGIN = 0.1
 
 
 def pull_request(batch: int, expires: Optional[float], no_wait: bool = False,
-                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None
+                 heartbeat: Optional[float] = None, max_bytes: Optional[int] = None,
+                 priority: Optional[PriorityRequest] = None, pin_id: Optional[str] = None
                  ) -> dict[str, Any]:
-    """The JSON of a CONSUMER.MSG.NEXT request (ADR-13); durations in seconds."""
+    """The JSON of a CONSUMER.MSG.NEXT request (ADR-13, ADR-42); durations in seconds."""
     req: dict[str, Any] = {"batch": batch}
     if expires is not None:
         req["expires"] = int(expires * 1e9)
@@ -41,6 +43,8 @@ def pull_request(batch: int, expires: Optional[float], no_wait: bool = False,
         req["idle_heartbeat"] = int(heartbeat * 1e9)
     if max_bytes:
         req["max_bytes"] = max_bytes
+    if priority is not None:
+        req.update(priority.fields(pin_id))
     return req
 
 
@@ -64,6 +68,9 @@ def is_terminal_status(msg: Msg, request_subject: str) -> bool:
         if "consumer deleted" in desc.lower():
             raise ConsumerDeletedError(description=desc)
         return True  # leader change, max bytes, max waiting...: the request is over
+    if status == 400:
+        raise BadPullRequestError(
+            description=msg.headers.description if msg.headers is not None else "")
     raise StatusError(code=status or 0,
                       description=msg.headers.description if msg.headers is not None else "")
 
@@ -72,7 +79,7 @@ class PullSubscription:
     """A bound pull consumer; `fetch()` from any thread (fetches are serialised)."""
 
     def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, sub: Subscription,
-                 inbox: str, ephemeral: bool) -> None:
+                 inbox: str, ephemeral: bool, config: Optional[api.ConsumerConfig] = None) -> None:
         self._jsm = jsm
         self._nc = jsm._nc
         self.stream = stream
@@ -83,28 +90,32 @@ class PullSubscription:
         self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._config = config  # when known, priority arguments are checked against it
+        self._pin: Optional[str] = None  # the Nats-Pin-Id of a pinned_client consumer
 
     def fetch(self, batch: int = 1, timeout: Optional[float] = 5.0,
-              heartbeat: Optional[float] = None) -> list[Msg]:
+              heartbeat: Optional[float] = None, group: Optional[str] = None,
+              min_pending: Optional[int] = None, min_ack_pending: Optional[int] = None,
+              priority: Optional[int] = None) -> list[Msg]:
         """Up to `batch` messages, waiting at most `timeout` seconds.
 
         Returns what arrived in time — an empty list when nothing did. With `heartbeat`
         the server sends idle heartbeats and HeartbeatMissedError is raised if they stop.
+        `group` (and the policy's `min_pending`, `min_ack_pending`, `priority`) pulls
+        for a priority group (ADR-42); a pinned_client pin is kept and sent back.
         """
         if batch < 1:
             raise BadArgumentError(f"batch must be at least 1, got {batch!r}")
+        prio = priority_request(group, min_pending, min_ack_pending, priority, self._config)
         timeout = 5.0 if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._lock:
             msgs = self._leftovers(batch)
             if len(msgs) >= batch:
                 return msgs
-            reply = f"{self._inbox}.{next(self._ids)}"
             if heartbeat is not None and heartbeat * 2 >= timeout:
                 heartbeat = None  # the expiry would come first anyway
-            req = pull_request(batch - len(msgs), server_expiry(timeout), no_wait=bool(msgs),
-                               heartbeat=heartbeat)
-            self._nc.publish(self._next_subject, json.dumps(req).encode(), reply=reply)
+            reply = self._pull(batch - len(msgs), timeout, bool(msgs), heartbeat, prio)
             while len(msgs) < batch:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -119,10 +130,23 @@ class PullSubscription:
                             f"for {heartbeat * 2:.3f}s") from None
                     break
                 if msg.status is None:
+                    self._pin = pin_of(msg) or self._pin
                     msgs.append(msg)
+                elif msg.status == PIN_MISMATCH and msg.subject == reply:
+                    self._pin = None  # another puller holds the pin now: ask without one
+                    reply = self._pull(batch - len(msgs), remaining, bool(msgs), heartbeat, prio)
                 elif is_terminal_status(msg, reply):
                     break
             return msgs
+
+    def _pull(self, batch: int, timeout: float, no_wait: bool, heartbeat: Optional[float],
+              prio: Optional[PriorityRequest]) -> str:
+        """Send one pull request expiring before `timeout`; its reply subject."""
+        reply = f"{self._inbox}.{next(self._ids)}"
+        req = pull_request(batch, server_expiry(timeout), no_wait=no_wait, heartbeat=heartbeat,
+                           priority=prio, pin_id=self._pin if prio is not None else None)
+        self._nc.publish(self._next_subject, json.dumps(req).encode(), reply=reply)
+        return reply
 
     def _leftovers(self, batch: int) -> list[Msg]:
         """Messages that arrived for earlier fetches after they returned."""
@@ -130,6 +154,7 @@ class PullSubscription:
         while len(msgs) < batch and self._sub.pending_msgs:
             msg = self._sub.next_msg(0)
             if msg.status is None:
+                self._pin = pin_of(msg) or self._pin
                 msgs.append(msg)
         return msgs
 

@@ -6,6 +6,7 @@ import datetime as _dt
 from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
 
 from ..headers import Headers
+from ..js.api import RawStreamMsg
 from ..js.errors import MsgNotFoundError, WrongLastSequenceError
 from .config import BucketStatus, check_key, key_prefix, stream_name
 from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
@@ -21,6 +22,10 @@ TTL = Union[int, float, str, None]
 
 #: nats-py's default age of the delete markers `purge_deletes()` removes entirely.
 PURGE_DELETES_OLDER_THAN = 30 * 60
+#: Revisions asked for per batch Direct Get of `history()` (a bucket keeps at most 64).
+HISTORY_PAGE = 128
+#: The byte limit of such a batch, so a page the server cut short is told from the last one.
+HISTORY_PAGE_BYTES = 16 * 1024 * 1024
 
 
 class KeyValue:
@@ -77,13 +82,36 @@ class KeyValue:
         if raw.subject != subject:
             raise KeyNotFoundError(message=f"revision {revision} of bucket {self.bucket!r} is "
                                            f"not key {key!r}")
+        return self._from_raw(key, raw, 0)
+
+    def _from_raw(self, key: str, raw: RawStreamMsg, delta: int) -> Entry:
         op, reason = operation_of(raw.headers)
-        return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=0,
+        return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=delta,
                      created=raw.time, operation=op, marker_reason=reason)
 
     def history(self, key: str) -> List[Entry]:
-        """Every stored revision of `key` (deletes included), oldest first; [] if none."""
+        """Every stored revision of `key` (deletes included), oldest first; [] if none.
+
+        A bucket with direct gets reads them with batch Direct Get, usually in one
+        round trip; that is several times faster than the watch used otherwise.
+        """
         check_key(key)
+        if not self._direct:
+            return self._watched_history(key)
+        raws: List[RawStreamMsg] = []
+        start = 1
+        while True:
+            page = list(self._js.get_batch(self._stream, self._pre + key, batch=HISTORY_PAGE,
+                                           max_bytes=HISTORY_PAGE_BYTES, start_seq=start))
+            raws += page
+            size = sum(len(m.subject) + len(m.hdrs or b"") + len(m.data) for m in page)
+            # A short page is the end unless the server stopped it at max_bytes.
+            if not page or (len(page) < HISTORY_PAGE and size < HISTORY_PAGE_BYTES // 2):
+                break
+            start = page[-1].seq + 1
+        return [self._from_raw(key, raw, len(raws) - i - 1) for i, raw in enumerate(raws)]
+
+    def _watched_history(self, key: str) -> List[Entry]:
         out: List[Entry] = []
         with self.watch(key, include_history=True) as w:
             for entry in w:
