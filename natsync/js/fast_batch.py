@@ -89,6 +89,8 @@ class FastBatch:
         Blocks only when the server is `max_outstanding_acks` flow acks behind.
         """
         self._check_open()
+        self._drain()
+        self._raise_failure()  # a gap or error reported since the last add ends the batch
         self._send(subject, data, headers, msg_id, msg_ttl,
                    OP_START if self.seq == 0 else OP_APPEND)
         if self.seq == 1:
@@ -157,10 +159,7 @@ class FastBatch:
         """Handle control messages until `done()`; ping when they stop; fail at timeout."""
         deadline = time.monotonic() + self._timeout
         while True:
-            if self._failure is not None:
-                failure, self._failure = self._failure, None
-                self.close()
-                raise failure
+            self._raise_failure()
             if done():
                 return
             remaining = deadline - time.monotonic()
@@ -176,6 +175,13 @@ class FastBatch:
                     self._ping()  # acks may have been lost: ask for the latest again
                 continue
             self._handle(msg)
+
+    def _raise_failure(self) -> None:
+        """Raise (once, closing the batch) what the server reported as ending the batch."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self.close()
+            raise failure
 
     def _handle(self, msg: Msg) -> None:
         try:
