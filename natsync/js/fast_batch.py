@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from ..errors import BadArgumentError, Error
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import HeadersLike
-from ..subjects import check_subject
 from . import api
 from .errors import APIError, FastBatchGapError, NoStreamResponseError
 from .features import FAST_BATCH, require
@@ -68,6 +67,8 @@ class FastBatch:
         self._outstanding = max_outstanding_acks
         self._inbox = nc.new_inbox()
         self.batch_id = self._inbox.rsplit(".", 1)[1]
+        # Every reply is fast_reply(inbox, flow, gap, seq, op); its fixed head is built once.
+        self._reply_head = fast_reply(self._inbox, flow, self._gap_ok, 0, 0)[:-len("0.0.$FI")]
         self._sub: Subscription = nc.subscribe(self._inbox + ".>")
         self.seq = 0
         self.acked = 0
@@ -88,16 +89,19 @@ class FastBatch:
 
         Blocks only when the server is `max_outstanding_acks` flow acks behind.
         """
-        self._check_open()
-        self._drain()
-        self._raise_failure()  # a gap or error reported since the last add ends the batch
+        if self._closed:
+            self._check_open()
+        if self._sub.pending_msgs:
+            self._drain()
+        if self._failure is not None:
+            self._raise_failure()  # a gap or error reported since the last add ends the batch
         self._send(subject, data, headers, msg_id, msg_ttl,
                    OP_START if self.seq == 0 else OP_APPEND)
         if self.seq == 1:
             self._await(lambda: self._started, "the batch to start")
-        self._drain()
-        self._await(lambda: self.acked + self._every * self._outstanding > self.seq,
-                    "flow acks")
+        elif self.acked + self._every * self._outstanding <= self.seq:
+            self._await(lambda: self.acked + self._every * self._outstanding > self.seq,
+                        "flow acks")
         return self.seq
 
     def commit(self, subject: Optional[str] = None, data: bytes = b"",
@@ -133,18 +137,18 @@ class FastBatch:
 
     def _send(self, subject: str, data: bytes, headers: Optional[HeadersLike],
               msg_id: Optional[str], msg_ttl: Union[int, float, str, None], op: int) -> None:
-        check_subject(subject)
-        if not isinstance(data, bytes):
+        if type(data) is not bytes:
             raise BadArgumentError(f"batch data must be bytes, got {type(data).__name__}")
         self.seq += 1
         self._last_subject = subject
-        h = publish_headers(headers, msg_id, None, None, None, None, msg_ttl)
-        self._nc.publish(subject, data, fast_reply(self._inbox, self._flow, self._gap_ok,
-                                                   self.seq, op), headers=h)
+        h = (None if headers is None and msg_id is None and msg_ttl is None
+             else publish_headers(headers, msg_id, None, None, None, None, msg_ttl))
+        # nc.publish checks the subject (BadSubjectError) before anything is sent.
+        self._nc.publish(subject, data, f"{self._reply_head}{self.seq}.{op}.$FI", headers=h)
 
     def _ping(self) -> None:
         self._nc.publish(self._last_subject, b"",
-                         fast_reply(self._inbox, self._flow, self._gap_ok, self.seq, OP_PING))
+                         f"{self._reply_head}{self.seq}.{OP_PING}.$FI")
 
     def _drain(self) -> None:
         """Handle the control messages already received, without waiting."""
