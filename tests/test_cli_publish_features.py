@@ -18,7 +18,8 @@ def cli(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 def test_counter_verbs(cli: Cli, nc: natsync.Client) -> None:
     js = nc.jetstream()
-    js.add_stream(name="HITS", subjects=["hits.>"], allow_msg_counter=True)
+    cli("stream", "add", "HITS", "--subjects", "hits.>", "--allow-msg-counter")
+    assert js.stream_info("HITS").config.allow_msg_counter is True
     assert cli("counter", "incr", "hits.home").out.strip() == "1"
     assert cli("counter", "incr", "hits.home", "41").out.strip() == "42"
     assert cli("counter", "incr", "hits.home", "-2").out.strip() == "40"
@@ -37,7 +38,11 @@ def test_counter_verbs(cli: Cli, nc: natsync.Client) -> None:
 
 def test_schedule_verbs(cli: Cli, nc: natsync.Client) -> None:
     js = nc.jetstream()
-    js.add_stream(name="JOBS", subjects=["sched.>", "jobs.>"], allow_msg_schedules=True)
+    cli("stream", "add", "JOBS", "--subjects", "sched.>,jobs.>", "--allow-msg-schedules",
+        "--allow-msg-ttl", "--allow-atomic", "--allow-batched")
+    cfg = js.stream_info("JOBS").config
+    assert (cfg.allow_msg_schedules, cfg.allow_msg_ttl, cfg.allow_atomic, cfg.allow_batched) == (
+        True, True, True, True)
     res = cli("schedule", "add", "sched.tick", "jobs.tick", "@every 1s", "tick")
     assert res.out.startswith("Scheduled sched.tick -> jobs.tick (@every 1s) in stream JOBS")
 

@@ -152,3 +152,16 @@ def test_required_api_level_header() -> None:
 def test_new_err_codes_map_to_classes(err_code: int, klass: type[APIError]) -> None:
     err = APIError.from_error({"code": 400, "err_code": err_code, "description": "x"})
     assert type(err) is klass
+
+
+def test_new_errors_pickle() -> None:
+    import pickle
+
+    from natsync.js.errors import BatchTooLargeError, FastBatchGapError
+
+    for err in (FeatureNotSupportedError("message schedules", "2.12.0", "2.11.1"),
+                FastBatchGapError(3, 6), RequiredApiLevelError(),
+                BatchTooLargeError("too many")):
+        copy = pickle.loads(pickle.dumps(err))
+        assert type(copy) is type(err) and str(copy) == str(err)
+    assert isinstance(BatchTooLargeError("x"), BadArgumentError)
