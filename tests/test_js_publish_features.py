@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 import natsync
-from natsync.errors import BadArgumentError, Error
+from natsync.errors import BadArgumentError, BadSubjectError, Error
 from natsync.js import api
 from natsync.js.batch import MAX_ATOMIC_BATCH
 from natsync.js.errors import (
@@ -208,6 +208,12 @@ def test_fast_batch_errors(js: natsync.js.JetStreamContext) -> None:
         fb.commit()
     assert fb.errors and fb.errors[0][0] == 2
     assert js.stream_info("METRICS").state.messages == 1
+    clean = js.fast_batch()
+    clean.add("metrics.y", b"1")
+    with pytest.raises(BadSubjectError):
+        clean.add("metrics.bad subject", b"refused before sending")
+    clean.add("metrics.y", b"2")
+    assert clean.commit().batch_size == 2 and not clean.gaps  # the refusal left no gap
     with pytest.raises(BadArgumentError, match="gap must be"):
         js.fast_batch(gap="maybe")
     with pytest.raises(BadArgumentError, match="at least one message"):

@@ -77,7 +77,11 @@ class AtomicBatch:
             raise BatchTooLargeError(f"nats: an atomic batch holds at most {MAX_ATOMIC_BATCH} "
                                      "messages; commit this one and start another")
         if self._held is not None:
-            self._send(*self._held, commit=False)
+            try:
+                self._send(*self._held, commit=False)
+            except BaseException:
+                self._done = True  # a message that could not be sent breaks the batch
+                raise
         self.count += 1
         self._held = (subject, data, headers, msg_id, msg_ttl)
         return self.count

@@ -71,6 +71,7 @@ class FastBatch:
         self._reply_head = fast_reply(self._inbox, flow, self._gap_ok, 0, 0)[:-len("0.0.$FI")]
         self._sub: Subscription = nc.subscribe(self._inbox + ".>")
         self.seq = 0
+        self._last_data_seq = 0
         self.acked = 0
         self._every = 1
         self._last_subject = ""
@@ -139,16 +140,22 @@ class FastBatch:
               msg_id: Optional[str], msg_ttl: Union[int, float, str, None], op: int) -> None:
         if type(data) is not bytes:
             raise BadArgumentError(f"batch data must be bytes, got {type(data).__name__}")
-        self.seq += 1
-        self._last_subject = subject
+        seq = self.seq + 1
         h = (None if headers is None and msg_id is None and msg_ttl is None
              else publish_headers(headers, msg_id, None, None, None, None, msg_ttl))
-        # nc.publish checks the subject (BadSubjectError) before anything is sent.
-        self._nc.publish(subject, data, f"{self._reply_head}{self.seq}.{op}.$FI", headers=h)
+        # nc.publish checks the subject (BadSubjectError) before anything is sent, so a
+        # refused message leaves no gap in the batch sequence.
+        self._nc.publish(subject, data, f"{self._reply_head}{seq}.{op}.$FI", headers=h)
+        self.seq = seq
+        self._last_subject = subject
+        if op != OP_COMMIT_EOB:
+            self._last_data_seq = seq
 
     def _ping(self) -> None:
+        """Ask for the latest flow ack; the sequence is the last *stored* message's, so an
+        end-of-batch commit (not itself stored) is not mistaken for a gap."""
         self._nc.publish(self._last_subject, b"",
-                         f"{self._reply_head}{self.seq}.{OP_PING}.$FI")
+                         f"{self._reply_head}{self._last_data_seq}.{OP_PING}.$FI")
 
     def _drain(self) -> None:
         """Handle the control messages already received, without waiting."""
@@ -175,7 +182,7 @@ class FastBatch:
             try:
                 msg = self._sub.next_msg(min(remaining, PING_INTERVAL))
             except NatsTimeoutError:
-                if self.seq:
+                if self._last_data_seq:
                     self._ping()  # acks may have been lost: ask for the latest again
                 continue
             self._handle(msg)
