@@ -289,3 +289,16 @@ def test_required_api_level(nc: natsync.Client, js: natsync.js.JetStreamContext)
     assert "NEVER" not in js.stream_names()
     with pytest.raises(BadArgumentError, match="required_api_level"):
         nc.jetstream(required_api_level=-1)
+
+
+def test_cron_schedule_with_time_zone(js: natsync.js.JetStreamContext) -> None:
+    js.add_stream(name="JOBS", subjects=["sched.>", "jobs.>"], allow_msg_schedules=True)
+    js.publish_schedule("sched.cron", b"tick", target="jobs.cron", schedule="* * * * * *",
+                        time_zone="UTC")
+    wait_for(lambda: (js.stream_info("JOBS", subjects_filter="jobs.cron").state.subjects or {})
+             .get("jobs.cron", 0) >= 1, timeout=5, what="the cron schedule to fire")
+    js.cancel_schedule("sched.cron", stream="JOBS")
+    with pytest.raises(natsync.js.errors.BadRequestError) as err:
+        js.publish_schedule("sched.mars", b"", target="jobs.mars", schedule="@hourly",
+                            time_zone="Mars/Olympus_Mons")
+    assert err.value.err_code == 10223
