@@ -987,6 +987,56 @@ def js_pub_async_raw(ctx: Ctx) -> Metrics:
     return {"msgs_per_s": count / elapsed}
 
 
+# --------------------------------------------------------------------------- js-fast-batch
+
+scenario(
+    "js-fast-batch",
+    "JetStream fast batch {count} x {size} B + the commit's PubAck",
+    [THROUGHPUT],
+    full={"count": 100_000, "size": 16, "timeout_s": 5.0},
+    quick={"count": 5_000, "size": 16, "timeout_s": 5.0},
+    expect=lambda p: (p["count"], 1),  # flow acks: one per hundreds of messages
+    streams=(JS_STREAM_PREFIX,),
+)
+
+derived("js-fast-batch / js-pub-async speed-up", ("js-fast-batch", "msgs_per_s"),
+        ("js-pub-async", "msgs_per_s"), "fast ingest (ADR-50, nats-server 2.14)")
+
+
+@impl("js-fast-batch", "natsync")
+def js_fast_batch_natsync(ctx: Ctx) -> Metrics:
+    """`js.fast_batch()`: `add()` every message (flow-controlled by the server's acks),
+    then `commit()` and its PubAck. nats-py has no fast batch publisher."""
+    import natsync
+    from natsync.js.api import StorageType
+
+    count, payload, subject = int(ctx.params["count"]), payload_of(ctx.params), ctx.subject
+    stream = _js_stream(ctx, "FAST")
+    nc = natsync.connect(ctx.url, error_cb=ctx.on_error, **NATSYNC_OPTS)
+    try:
+        js = nc.jetstream(timeout=float(ctx.params["timeout_s"]))
+        js.add_stream(name=stream, subjects=[subject], storage=StorageType.FILE,
+                      allow_batched=True)
+        try:
+            start = time.perf_counter()
+            batch = js.fast_batch()
+            add = batch.add
+            for step in chunks(count, 1000):
+                for _ in range(step):
+                    add(subject, payload)
+                ctx.check_time("fast batch publishing")
+            ack = batch.commit()
+            elapsed = time.perf_counter() - start
+            if ack.batch_size != count or ack.stream != stream:
+                raise ScenarioError(f"commit PubAck was {ack!r}, expected {count} messages")
+            _check_stored("js-fast-batch", js.stream_info(stream).state.messages, count)
+        finally:
+            _quietly(lambda: js.delete_stream(stream))
+    finally:
+        nc.close()
+    return {"msgs_per_s": count / elapsed}
+
+
 # --------------------------------------------------------------------------- js-fetch
 
 scenario(

@@ -1012,18 +1012,24 @@ class Client:
     # --- JetStream --------------------------------------------------------------------------
 
     def jetstream(self, prefix: str = "$JS.API", domain: Optional[str] = None,
-                  timeout: float = 5.0, publish_async_max_pending: int = 4000) -> JetStreamContext:
-        """A JetStream context: acknowledged publish, consumers, streams, KV, object store."""
+                  timeout: float = 5.0, publish_async_max_pending: int = 4000,
+                  required_api_level: Optional[int] = None) -> JetStreamContext:
+        """A JetStream context: acknowledged publish, consumers, streams, KV, object store.
+
+        `required_api_level` makes every JetStream API request fail (RequiredApiLevelError)
+        on a server below that API level (ADR-44) instead of being misread.
+        """
         from .js.context import JetStreamContext
 
-        return JetStreamContext(self, prefix, domain, timeout, publish_async_max_pending)
+        return JetStreamContext(self, prefix, domain, timeout, publish_async_max_pending,
+                                required_api_level)
 
     def jsm(self, prefix: str = "$JS.API", domain: Optional[str] = None,
-            timeout: float = 5.0) -> JetStreamManager:
+            timeout: float = 5.0, required_api_level: Optional[int] = None) -> JetStreamManager:
         """A JetStream manager: streams, consumers, messages and account info."""
         from .js.manager import JetStreamManager
 
-        return JetStreamManager(self, prefix, domain, timeout)
+        return JetStreamManager(self, prefix, domain, timeout, required_api_level)
 
     # --- drain and close ------------------------------------------------------------------
 

@@ -183,3 +183,11 @@ def test_ordered_replay_notebook(nats_server: NatsServer) -> None:
     out = run_example("ordered_replay.py", nats_server.url, announced=False).stdout
     assert "Replayed 60 readings in order: sequences 1..60, strictly increasing: True" in out
     assert "room1 from sequence 30: 10 readings" in out
+
+
+def test_js_schedule_cron(nats_server: NatsServer) -> None:
+    out = run_example("js_schedule_cron.py", nats_server.url).stdout
+    assert "Scheduled the cleanup job every second" in out
+    for run in (1, 2, 3):
+        assert f'Cleanup run {run}: {{"older_than": "7d"}} (fired by schedules.cleanup)' in out
+    assert "Cancelled the schedule after 3 runs." in out

@@ -65,7 +65,7 @@ def group(parser: argparse.ArgumentParser, dest: str) -> Subparsers:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
-    from . import consumer, kv, micro, obj, pub, req, server, stream, sub
+    from . import consumer, counter, kv, micro, obj, pub, req, schedule, server, stream, sub
 
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
                                      formatter_class=_Formatter, allow_abbrev=False)
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_flags(common, top_level=False)
     verbs = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
                                   required=True)
-    for module in (pub, sub, req, server, stream, consumer, kv, obj, micro):
+    for module in (pub, sub, req, server, stream, consumer, kv, obj, micro, counter, schedule):
         module.register(verbs, common)
     for _, cmd in walk(parser):
         cmd.usage = usage(cmd)

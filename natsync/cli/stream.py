@@ -59,6 +59,16 @@ examples:
   natsync stream get-batch CONFIG --last-for 'config.>' --json"""
 
 
+#: Switches of the nats-server 2.11-2.14 publish features: flag, StreamConfig field, help.
+FEATURE_FLAGS = (
+    ("--allow-msg-ttl", "allow_msg_ttl", "allow per-message TTLs (2.11+)"),
+    ("--allow-msg-counter", "allow_msg_counter", "keep distributed counters (2.12+)"),
+    ("--allow-atomic", "allow_atomic", "allow atomic batch publish (2.12+)"),
+    ("--allow-batched", "allow_batched", "allow fast batch publish (2.14+)"),
+    ("--allow-msg-schedules", "allow_msg_schedules", "allow message schedules (2.12+)"),
+)
+
+
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `stream` and its sub-commands."""
     from .main import command, group
@@ -97,6 +107,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="de-duplication window for Nats-Msg-Id (default 2m)")
     c.add_argument("--replicas", type=positive_int, metavar="N", help="copies in a cluster")
     c.add_argument("--allow-direct", action="store_true", help="allow direct gets")
+    for flag, _, text in FEATURE_FLAGS:
+        c.add_argument(flag, action="store_true", help=text)
     c.add_argument("--config", metavar="FILE", help="a stream configuration in JSON")
 
     c = command(cmds, "rm", common, "delete a stream and its messages", run_rm,
@@ -239,6 +251,9 @@ def run_add(session: Session) -> int:
             ("allow_direct", True if args.allow_direct else None)):
         if value is not None:
             changes[field] = value
+    for _, field, _ in FEATURE_FLAGS:
+        if getattr(args, field):
+            changes[field] = True
     if cfg.storage is None and "storage" not in changes:
         changes["storage"] = api.StorageType.FILE
     info = session.js().add_stream(cfg.evolve(**changes))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from ..client import _payload_bytes
 from ..errors import BadArgumentError
@@ -11,13 +11,19 @@ from ..headers import HeadersLike
 from ..kv.manager import KeyValueManager
 from ..obs.manager import ObjectStoreManager
 from ..subjects import check_queue, check_subject
-from . import api
+
+# issue 14, publish half
+from . import api, counters, features
+from .batch import AtomicBatch
 from .consumer import Stream
 from .errors import NotFoundError
+from .fast_batch import FastBatch
+from .features import require
 from .manager import DEFAULT_PREFIX, JetStreamManager
 from .publish import AsyncPublisher, publish_headers, publish_sync
 from .pull import PullSubscription
 from .push import Callback, PushSubscription
+from .schedule import Schedule, schedule_headers
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -30,8 +36,9 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
     and open Key-Value and Object Store buckets."""
 
     def __init__(self, nc: Client, prefix: str = DEFAULT_PREFIX, domain: Optional[str] = None,
-                 timeout: float = 5.0, publish_async_max_pending: int = 4000) -> None:
-        super().__init__(nc, prefix, domain, timeout)
+                 timeout: float = 5.0, publish_async_max_pending: int = 4000,
+                 required_api_level: Optional[int] = None) -> None:
+        super().__init__(nc, prefix, domain, timeout, required_api_level)
         self._async = AsyncPublisher(nc, publish_async_max_pending, timeout)
 
     # --- publishing -----------------------------------------------------------------------
@@ -77,6 +84,55 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
     def publish_async_completed(self, timeout: Optional[float] = None) -> bool:
         """Wait until every async publish so far is acknowledged (or failed); False on timeout."""
         return self._async.completed(timeout)
+
+    # --- issue 14, publish half: counters, batches, schedules (ADR-49, 50, 51) -------------
+
+    def counter_incr(self, subject: str, by: int = 1, timeout: Optional[float] = None) -> int:
+        """Add `by` (any size, negative or 0) to the counter of `subject`; the new total."""
+        require(self._nc, features.COUNTERS)
+        return counters.value_from_ack(self.publish(subject, b"", timeout=timeout,
+                                                    headers=counters.incr_headers(by)))
+
+    def counter_get(self, stream: str, subject: str) -> int:
+        """The total of a counter (0 for a subject never incremented)."""
+        return counters.read(self, stream, subject).value
+
+    def counter_value(self, stream: str, subject: str) -> counters.CounterValue:
+        """A counter with its per-source breakdown (`.value`, `.sources`, `.seq`)."""
+        return counters.read(self, stream, subject)
+
+    def counter_get_many(self, stream: str, subjects: Iterable[str]) -> dict[str, int]:
+        """Totals of several counters; wildcards stand for every stored matching subject."""
+        return counters.read_many(self, stream, subjects)
+
+    def atomic_batch(self, timeout: Optional[float] = None) -> AtomicBatch:
+        """An all-or-nothing batch of up to 1,000 messages (stream `allow_atomic`)."""
+        return AtomicBatch(self._nc, self._timeout if timeout is None else timeout)
+
+    def fast_batch(self, timeout: Optional[float] = None, flow: int = 500, gap: str = "fail",
+                   max_outstanding_acks: int = 2) -> FastBatch:
+        """A flow-controlled fast-ingest publisher (stream `allow_batched`, server 2.14+)."""
+        return FastBatch(self._nc, self._timeout if timeout is None else timeout, flow, gap,
+                         max_outstanding_acks)
+
+    def publish_schedule(self, subject: str, payload: bytes = b"", *, target: str,
+                         schedule: Schedule, ttl: Union[int, float, str, None] = None,
+                         time_zone: Optional[str] = None, rollup: Optional[str] = None,
+                         source: Optional[str] = None, headers: Optional[HeadersLike] = None,
+                         timeout: Optional[float] = None) -> api.PubAck:
+        """Store a schedule on `subject` that publishes `payload` to `target` (same stream)
+        at `schedule`: "@at <time>", "@every 5m", "@hourly" or 6-field cron."""
+        require(self._nc, features.SCHEDULES)
+        if time_zone is not None:
+            require(self._nc, features.SCHEDULE_TIME_ZONE)
+        hdrs = schedule_headers(subject, target, schedule, ttl, time_zone, rollup, source,
+                                headers)
+        return self.publish(subject, payload, timeout=timeout, headers=hdrs)
+
+    def cancel_schedule(self, subject: str, stream: Optional[str] = None) -> bool:
+        """Stop the schedule stored on `subject` (purges that subject)."""
+        check_subject(subject)
+        return self.purge_stream(self._stream_for(subject, stream), subject=subject)
 
     # --- simplified API (ADR-37) ------------------------------------------------------------
 

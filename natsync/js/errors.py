@@ -369,3 +369,95 @@ class DirectGetNotAllowedError(ServiceUnavailableError):
     """A (batch) direct get on a stream without allow_direct: nothing answers it."""
 
     default_description = "direct get not available (stream without allow_direct?)"
+
+
+# --- issue 14, publish half: counters, batches, schedules, API levels -------------------------
+
+
+class FeatureNotSupportedError(Error):
+    """The connected server is too old for a JetStream feature (checked before sending)."""
+
+    def __init__(self, feature: str, needed: str, server: str) -> None:
+        self.feature = feature
+        self.needed = needed
+        self.server = server
+        super().__init__(f"nats: {feature} needs nats-server {needed} or newer; "
+                         f"the connected server is {server or 'of unknown version'}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.feature, self.needed, self.server))
+
+
+class RequiredApiLevelError(APIError):
+    """err_code 10185 (code 412): the server's API level is below Nats-Required-Api-Level."""
+
+    default_code = 412
+    default_err_code = 10185
+    default_description = "JetStream minimum api level required"
+
+
+class MessageCountersDisabledError(BadRequestError):
+    """err_code 10168: Nats-Incr on a stream without allow_msg_counter."""
+
+    default_err_code = 10168
+    default_description = "message counters is disabled"
+
+
+class AtomicPublishDisabledError(BadRequestError):
+    """err_code 10174: an atomic batch on a stream without allow_atomic."""
+
+    default_err_code = 10174
+    default_description = "atomic publish is disabled"
+
+
+class AtomicBatchIncompleteError(BadRequestError):
+    """err_code 10176: the atomic batch had a gap or was abandoned."""
+
+    default_err_code = 10176
+    default_description = "atomic publish batch is incomplete"
+
+
+class BatchPublishDisabledError(BadRequestError):
+    """err_code 10205: a fast batch on a stream without allow_batched."""
+
+    default_err_code = 10205
+    default_description = "batch publish is disabled"
+
+
+class MessageSchedulesDisabledError(BadRequestError):
+    """err_code 10188: a schedule on a stream without allow_msg_schedules."""
+
+    default_err_code = 10188
+    default_description = "message schedules is disabled"
+
+
+class BatchTooLargeError(Error, _core.BadArgumentError):
+    """An atomic batch may hold at most 1,000 messages (raised by `add` before sending)."""
+
+
+class FastBatchGapError(Error):
+    """A fast batch in gap="fail" mode lost messages; the server ended the batch there."""
+
+    def __init__(self, last_seq: int, seq: int) -> None:
+        self.last_seq = last_seq
+        self.seq = seq
+        super().__init__(f"nats: fast batch lost messages {last_seq} to {seq - 1}; "
+                         "the server ended the batch")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.last_seq, self.seq))
+
+
+_BY_ERR_CODE.update({
+    klass.default_err_code: klass
+    for klass in (
+        RequiredApiLevelError, MessageCountersDisabledError, AtomicPublishDisabledError,
+        AtomicBatchIncompleteError, BatchPublishDisabledError, MessageSchedulesDisabledError,
+    )
+    if klass.default_err_code is not None
+})
+__all__ += [
+    "AtomicBatchIncompleteError", "AtomicPublishDisabledError", "BatchPublishDisabledError",
+    "BatchTooLargeError", "FastBatchGapError", "FeatureNotSupportedError",
+    "MessageCountersDisabledError", "MessageSchedulesDisabledError", "RequiredApiLevelError",
+]

@@ -17,6 +17,7 @@ from .errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from .features import REQUIRED_API_LEVEL_HEADER
 from .priority import priority_request
 
 if TYPE_CHECKING:
@@ -45,11 +46,12 @@ class JetStreamManager:
     """Management calls; every method blocks until the server answers or `timeout` passes."""
 
     def __init__(self, nc: Client, prefix: str = DEFAULT_PREFIX, domain: Optional[str] = None,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, required_api_level: Optional[int] = None) -> None:
         self._nc = nc
         self._prefix = api_prefix(prefix, domain)
         self._domain = domain
         self._timeout = timeout
+        self._api_headers = api_level_headers(required_api_level)
 
     @property
     def prefix(self) -> str:
@@ -62,7 +64,8 @@ class JetStreamManager:
         data = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
         try:
             msg = self._nc.request(f"{self._prefix}.{subject}", data,
-                                   timeout=self._timeout if timeout is None else timeout)
+                                   timeout=self._timeout if timeout is None else timeout,
+                                   headers=self._api_headers)
         except NoRespondersError:
             raise ServiceUnavailableError(
                 description="JetStream not available (no responders on "
@@ -96,6 +99,10 @@ class JetStreamManager:
     def account_info(self) -> api.AccountInfo:
         """Usage and limits of this account's JetStream."""
         return api.AccountInfo.from_response(self._request("INFO"))
+
+    def api_level(self) -> int:
+        """The server's JetStream API level (ADR-44): 0 before 2.11, 1 for 2.11, 2 for 2.12..."""
+        return self.account_info().api.level or 0
 
     # --- streams ----------------------------------------------------------------------------
 
@@ -204,7 +211,8 @@ class JetStreamManager:
     def _direct_get(self, stream_name: str, req: dict[str, Any]) -> api.RawStreamMsg:
         subject = f"{self._prefix}.DIRECT.GET.{stream_name}"
         try:
-            msg = self._nc.request(subject, json.dumps(req).encode(), timeout=self._timeout)
+            msg = self._nc.request(subject, json.dumps(req).encode(), timeout=self._timeout,
+                                   headers=self._api_headers)
         except NoRespondersError:
             raise ServiceUnavailableError(
                 description=f"direct get not available for stream {stream_name!r} "
@@ -353,6 +361,15 @@ class JetStreamManager:
         req = multi_last_request(subjects, up_to_seq, up_to_time, batch)
         return direct_batch(self._nc, self._prefix, stream, req,
                             self._timeout if timeout is None else timeout)
+
+
+def api_level_headers(level: Optional[int]) -> Optional[dict[str, str]]:
+    """The Nats-Required-Api-Level header for API requests (ADR-44), or None."""
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+        raise BadArgumentError(f"required_api_level must be a non-negative int, got {level!r}")
+    return {REQUIRED_API_LEVEL_HEADER: str(level)}
 
 
 def _describe(req: dict[str, Any]) -> str:
