@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 import natsync
 from natsync.js import api
 from natsync.testing import NatsServer
@@ -114,3 +116,96 @@ def test_interop_with_nats_py(nats_url: str) -> None:
         info = js.consumer_info("INTEROP", "pyreader")
         assert info.num_ack_pending == 0
         assert info.config.ack_policy == api.AckPolicy.EXPLICIT
+
+
+def _publish_retrying(url: str, subject: str, start: int, stop: int) -> None:
+    """Publish `start..stop-1` with msg ids, retrying each (the server may still be recovering)."""
+    with natsync.connect(url, **FAST) as pub:
+        js = pub.jetstream()
+        for i in range(start, stop):
+            for attempt in range(50):
+                try:
+                    js.publish(subject, b"%d" % i, msg_id=f"m{i}", timeout=1)
+                    break
+                except natsync.errors.Error:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
+
+
+@pytest.mark.parametrize("outage", ["restart", "kill"])
+def test_ack_sync_loop_on_default_consumer_across_restart(outage: str) -> None:
+    """A consumer made with no ack policy, read with messages() and ack_sync(), across a
+    server restart (SIGTERM) or crash (SIGKILL). Every sequence is delivered; a message is
+    delivered again only with num_delivered > 1 and only while not yet ack_sync'd.
+
+    After a SIGKILL the server may lose the acks it confirmed just before (the consumer's
+    state is written in the background, even with sync_interval always), so there the
+    rule is enforced for the messages published after the restart only.
+    """
+    boundary = TOTAL // 2  # stream sequences up to here were published before the outage
+    conf = {"jetstream": {"sync_interval": "always"}}
+    with NatsServer(jetstream=True, config=conf) as srv:
+        nc = natsync.connect(srv.url, **FAST)
+        try:
+            js = nc.jetstream()
+            js.add_stream(name="WORK", subjects=["work"], storage=api.StorageType.FILE)
+            js.add_consumer("WORK", durable_name="worker", ack_wait=2.0)
+            _publish_retrying(srv.url, "work", 0, boundary)
+            acked: set[int] = set()  # stream sequences whose ack_sync succeeded
+            unsure: set[int] = set()  # ack_sync failed: the server may or may not have it
+            seq_of: dict[int, int] = {}  # payload -> stream sequence
+            lost_acks: set[int] = set()  # acked before a SIGKILL, delivered again after it
+            late = threading.Thread(target=_publish_retrying, args=(srv.url, "work", boundary, TOTAL))
+            deadline = time.monotonic() + 90
+            with js.stream("WORK").consumer("worker").messages(
+                    max_messages=50, expires=5, heartbeat=0.5) as it:
+                for _ in range(TOTAL * 3):
+                    # Once all were seen, keep reading past the ack wait: only messages
+                    # whose ack_sync failed may still be redelivered.
+                    done = len(acked | unsure) == TOTAL
+                    remaining = deadline - time.monotonic()
+                    assert remaining > 0, f"only {len(acked)} of {TOTAL} acked in time"
+                    try:
+                        msg = it.next(timeout=3.0 if done else remaining)
+                    except natsync.errors.TimeoutError:
+                        if done:
+                            break
+                        raise
+                    assert msg is not None
+                    seq, n = msg.metadata.sequence.stream, int(msg.data)
+                    strict = outage == "restart" or seq > boundary
+                    if strict:
+                        assert seq not in acked, f"seq {seq} delivered again after ack_sync"
+                        assert msg.metadata.num_delivered > 1 or seq not in seq_of.values(), \
+                            f"seq {seq} repeated as a first delivery"
+                    elif seq in acked:
+                        lost_acks.add(seq)
+                    assert seq_of.setdefault(n, seq) == seq, f"payload {n} stored twice"
+                    try:
+                        msg.ack_sync(timeout=1)
+                    except natsync.errors.Error as exc:
+                        unsure.add(seq)  # e.g. the server was down: redelivery is allowed
+                        # At most the messages in flight during the outage may fail.
+                        assert len(unsure) <= 100, f"ack_sync keeps failing: {exc!r}"
+                    else:
+                        acked.add(seq)
+                        unsure.discard(seq)
+                    if len(acked) == TOTAL // 4 and late.ident is None:
+                        if outage == "kill":
+                            srv.kill()
+                            srv.start()
+                        else:
+                            srv.restart()
+                        late.start()  # everything from here on is published after the outage
+            late.join(30)
+            assert sorted(seq_of) == list(range(TOTAL))
+            assert sorted(seq_of.values()) == list(range(1, TOTAL + 1))
+            assert nc.stats["reconnects"] >= 1
+            info = js.consumer_info("WORK", "worker")
+            assert info.num_ack_pending == 0 and info.num_pending == 0
+            assert info.ack_floor.stream_seq == TOTAL
+            print(f"\n{outage}: ack_sync failed for {len(unsure)}, acks lost by the server "
+                  f"for {len(lost_acks)}")
+        finally:
+            nc.close()

@@ -482,9 +482,8 @@ class Stream:
         return Consumer(self._jsm, self.name, name, info.config)
 
     def create_consumer(self, config: Optional[api.ConsumerConfig] = None, **params: Any) -> Consumer:
-        """Create (or get, if identical) a pull consumer and return its handle."""
-        if config is None and "ack_policy" not in params:
-            params["ack_policy"] = api.AckPolicy.EXPLICIT
+        """Create (or get, if identical) a pull consumer and return its handle (ack policy
+        explicit unless `ack_policy` says otherwise)."""
         info = self._jsm.add_consumer(self.name, config, **params)
         return Consumer(self._jsm, self.name, info.name or "", info.config)
 

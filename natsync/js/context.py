@@ -156,8 +156,6 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
         check_subject(subject, wildcards=True)
         stream = self._stream_for(subject, stream)
         cfg = config or api.ConsumerConfig()
-        if cfg.ack_policy is None:
-            cfg = cfg.evolve(ack_policy=api.AckPolicy.EXPLICIT)
         if cfg.filter_subject is None and not cfg.filter_subjects:
             cfg = cfg.evolve(filter_subject=subject)
         name = durable or cfg.durable_name or cfg.name
@@ -232,8 +230,6 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
                            or DEFAULT_ORDERED_HEARTBEAT)
             if inactive_threshold is None and cfg.inactive_threshold is None:
                 changes["inactive_threshold"] = 300.0
-        elif cfg.ack_policy is None:
-            changes["ack_policy"] = api.AckPolicy.EXPLICIT
         if durable:
             changes["durable_name"] = durable
         if queue:
@@ -251,7 +247,7 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
         info = self.add_consumer(stream, cfg.evolve(deliver_subject=deliver))
         return PushSubscription(
             self, stream, info.name or "", deliver, queue or "", cb, manual_ack,
-            ephemeral=not name, ack_none=cfg.ack_policy == api.AckPolicy.NONE,
+            ephemeral=not name, ack_none=info.config.ack_policy == api.AckPolicy.NONE,
             ordered_config=cfg if ordered_consumer else None,
             heartbeat=cfg.idle_heartbeat if ordered_consumer else None)
 

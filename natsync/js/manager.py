@@ -42,6 +42,15 @@ def _config(cls: Any, config: Any, params: dict[str, Any]) -> Any:
     return config.evolve(**params) if params else config
 
 
+def consumer_config(config: Any, params: dict[str, Any]) -> api.ConsumerConfig:
+    """A consumer config whose unset `ack_policy` is explicit, as nats-py, nats.go and the
+    clients' subscribe calls default it (the server's own default for a missing field is none)."""
+    cfg: api.ConsumerConfig = _config(api.ConsumerConfig, config, params)
+    if cfg.ack_policy is None:
+        cfg = cfg.evolve(ack_policy=api.AckPolicy.EXPLICIT)
+    return cfg
+
+
 class JetStreamManager:
     """Management calls; every method blocks until the server answers or `timeout` passes."""
 
@@ -240,8 +249,11 @@ class JetStreamManager:
 
     def add_consumer(self, stream: str, config: Optional[api.ConsumerConfig] = None,
                      timeout: Optional[float] = None, **params: Any) -> api.ConsumerInfo:
-        """Create (or update, if identical) a consumer on `stream` (ADR-37 subjects)."""
-        cfg = _config(api.ConsumerConfig, config, params)
+        """Create (or update, if identical) a consumer on `stream` (ADR-37 subjects).
+
+        An unset `ack_policy` is sent as explicit; pass `ack_policy="none"` for none.
+        """
+        cfg = consumer_config(config, params)
         _check_name(stream, "stream")
         name = cfg.name or cfg.durable_name
         if name:
@@ -258,8 +270,9 @@ class JetStreamManager:
 
     def update_consumer(self, stream: str, config: Optional[api.ConsumerConfig] = None,
                         **params: Any) -> api.ConsumerInfo:
-        """Change a consumer's configuration (it must exist)."""
-        cfg = _config(api.ConsumerConfig, config, params)
+        """Change a consumer's configuration (it must exist); an unset `ack_policy` is explicit,
+        since the server refuses to change a consumer's ack policy."""
+        cfg = consumer_config(config, params)
         name = cfg.name or cfg.durable_name
         if not name:
             raise BadArgumentError("update_consumer needs the consumer's name or durable_name")
