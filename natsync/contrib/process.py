@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import threading
-import weakref
 from types import FrameType
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
@@ -29,7 +28,8 @@ SIGTERM_AUTO, SIGTERM_CHAIN, SIGTERM_OFF = "auto", "chain", "off"
 Loader = Callable[[], Tuple[Servers, Mapping[str, Any]]]
 _Handler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
-_holders: weakref.WeakSet[ProcessClient] = weakref.WeakSet()
+#: Every holder made: kept alive so that atexit drains a client even if its holder was dropped.
+_holders: list[ProcessClient] = []
 
 
 class ProcessClient:
@@ -42,8 +42,7 @@ class ProcessClient:
     """
 
     def __init__(self, servers: Servers = None, *, sigterm: str = SIGTERM_AUTO,
-                 drain_timeout: float = 5.0, loader: Optional[Loader] = None,
-                 **options: Any) -> None:
+                 loader: Optional[Loader] = None, **options: Any) -> None:
         if sigterm not in (SIGTERM_AUTO, SIGTERM_CHAIN, SIGTERM_OFF):
             raise ValueError(f"sigterm must be 'auto', 'chain' or 'off', not {sigterm!r}")
         if loader is not None and (servers is not None or options):
@@ -54,13 +53,12 @@ class ProcessClient:
             None if loader is not None else (servers, dict(options)))
         self._loader = loader
         self.sigterm = sigterm
-        self.drain_timeout = drain_timeout
         self._lock = threading.Lock()
         self._client: Optional[Client] = None
         self._pid = 0  # the process that created _client
         self._signal_pid = 0  # the process this holder installed its SIGTERM handler in
         self.connections_made = 0  # in this process
-        _holders.add(self)
+        _holders.append(self)
 
     def _settings(self) -> tuple[Servers, Mapping[str, Any]]:
         """The servers and options, read (and checked) from the loader on first need."""
@@ -101,7 +99,7 @@ class ProcessClient:
             self._client = None
         if client is not None and not client.is_closed:
             try:
-                client.drain(timeout=self.drain_timeout)
+                client.drain()  # bounded by the drain_timeout option
             except Exception:  # a dead server or a timeout: closing is all that is left
                 log.warning("natsync: draining the process client failed", exc_info=True)
                 client.close()
@@ -130,7 +128,7 @@ class ProcessClient:
             drainer = threading.Thread(target=self.close, name="natsync-sigterm-drain",
                                        daemon=True)
             drainer.start()
-            drainer.join(self.drain_timeout + 1)
+            drainer.join(float(self._settings()[1].get("drain_timeout", 30.0)) + 1)
             if callable(previous):
                 previous(signum, frame)
             elif previous in (signal.SIG_DFL, None):
