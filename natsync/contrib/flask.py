@@ -44,7 +44,7 @@ class Nats:
         app = self._app if self._app is not None else current_app
         holder = app.extensions.get(EXTENSION)
         if not isinstance(holder, ProcessClient):
-            raise RuntimeError("natsync: call Nats(app) or nats.init_app(app) first")
+            raise ConfigError("natsync: call Nats(app) or nats.init_app(app) first")
         return holder
 
     @property
