@@ -101,7 +101,7 @@ def test_bad_configuration_is_refused_at_once(servers: object, options: dict[str
 
 
 def test_bad_sigterm_mode() -> None:
-    with pytest.raises(ValueError, match="sigterm must be 'auto', 'chain' or 'off'"):
+    with pytest.raises(ConfigError, match="sigterm must be 'auto', 'chain' or 'off'"):
         ProcessClient(sigterm="sometimes")
 
 

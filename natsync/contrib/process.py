@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 from ..client import Client, connect
-from .config import Servers, check_config
+from .config import ConfigError, Servers, check_config
 
 log = logging.getLogger("natsync.contrib")
 
@@ -44,9 +44,9 @@ class ProcessClient:
     def __init__(self, servers: Servers = None, *, sigterm: str = SIGTERM_AUTO,
                  loader: Optional[Loader] = None, **options: Any) -> None:
         if sigterm not in (SIGTERM_AUTO, SIGTERM_CHAIN, SIGTERM_OFF):
-            raise ValueError(f"sigterm must be 'auto', 'chain' or 'off', not {sigterm!r}")
+            raise ConfigError(f"sigterm must be 'auto', 'chain' or 'off', not {sigterm!r}")
         if loader is not None and (servers is not None or options):
-            raise ValueError("pass either a loader or servers/options, not both")
+            raise ConfigError("pass either a loader or servers/options, not both")
         if loader is None:
             check_config(servers, options)
         self._config: Optional[tuple[Servers, Mapping[str, Any]]] = (
