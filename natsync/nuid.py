@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 
@@ -40,6 +41,16 @@ class NUID:
 
 
 _global = NUID()
+
+
+def _reseed_in_child() -> None:
+    """A forked child must not repeat its parent's ids: its inboxes would get their replies."""
+    _global._lock = threading.Lock()  # another thread may have held it at fork time
+    _global._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_in_child)
 
 
 def next_nuid() -> str:
