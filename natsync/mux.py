@@ -23,7 +23,7 @@ from .futures import LazyFuture
 from .msg import Msg
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .lifecycle import Lifecycle
 
 log = logging.getLogger("natsync")
 
@@ -152,7 +152,7 @@ class ReplyMux:
     """The table of requests waiting for replies, their tokens, and the timer thread that
     expires `request_async` futures (and runs their done-callbacks)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Lifecycle) -> None:
         self._client = client
         self.table: dict[str, ReplyHandler] = {}
         #: Blocking requests whose reply has come, waiting for their thread to be woken.

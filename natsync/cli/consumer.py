@@ -18,12 +18,13 @@ from .common import (
 )
 from .output import Output, count, human, message_json, show_message, when
 from .output import duration as show_duration
+from .tree import command, group
 
 if TYPE_CHECKING:
     from ..js import api
     from ..msg import Msg
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 #: Choices on the command line: the server's values, with - for _ (natsync.js.api enums).
 ACK = ("explicit", "none", "all")
@@ -65,7 +66,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `consumer` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "consumer", common, "manage JetStream consumers", aliases=["con"],
                 description="Create, inspect and delete consumers; take messages from them.")

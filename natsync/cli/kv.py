@@ -10,11 +10,12 @@ from .output import Output, count, human, payload_json, when
 from .output import duration as show_duration
 from .output import size as show_size
 from .stream import STORAGE
+from .tree import command, group
 
 if TYPE_CHECKING:
     from ..kv import BucketStatus, Entry, KeyValue, KeyValueManager
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 WATCH_EPILOG = """\
 Prints the current value of each matching key, then every change as it happens, until
@@ -28,7 +29,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `kv` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "kv", common, "use Key-Value buckets",
                 description="Create, read, write, watch and delete Key-Value buckets and keys.")

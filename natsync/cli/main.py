@@ -6,17 +6,14 @@ import argparse
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from .. import errors
 from ..version import __version__
 from .common import CliError, UsageError
 from .connection import Session, add_common_flags
 from .output import Output
-
-if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-    Handler = Callable[[Session], int]
+from .tree import Formatter, Terminated
 
 PROG = "natsync"
 
@@ -37,38 +34,12 @@ Exit status: 0 success, 1 a NATS or file error (the message is on stderr),
 2 a usage error, 130 interrupted by Ctrl-C."""
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind like Ctrl-C (closing connections and servers) and exit 143."""
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Help text with the description and epilog kept as written."""
-
-
-def command(sub: Subparsers, name: str, common: argparse.ArgumentParser, help: str,
-            handler: Optional[Handler] = None, description: Optional[str] = None,
-            epilog: Optional[str] = None, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """Add one command (or command group, without a handler) with the shared flags."""
-    text = description or f"{help[0].upper()}{help[1:]}."
-    parser = sub.add_parser(name, help=help, description=text, epilog=epilog,
-                            parents=[common], formatter_class=_Formatter, aliases=list(aliases),
-                            allow_abbrev=False)
-    if handler is not None:
-        parser.set_defaults(func=handler, parser=parser)
-    return parser
-
-
-def group(parser: argparse.ArgumentParser, dest: str) -> Subparsers:
-    """The sub-commands of a command group (one of them is required)."""
-    return parser.add_subparsers(title="commands", dest=dest, metavar="COMMAND", required=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from . import consumer, counter, kv, micro, obj, pub, req, schedule, server, stream, sub
 
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
-                                     formatter_class=_Formatter, allow_abbrev=False)
+                                     formatter_class=Formatter, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"natsync {__version__}")
     add_common_flags(parser, top_level=True)
     common = argparse.ArgumentParser(add_help=False)

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, List
 
 from .common import CliError, positive_duration
 from .output import human, when
+from .tree import command, group
 
 if TYPE_CHECKING:
     from ..micro import Client as MicroClient
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 EPILOG = """\
 Answers are collected for --wait (default 1s), or until none came for a quarter of a
@@ -29,7 +30,6 @@ STALL = 0.25
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `micro` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "micro", common, "discover and inspect services", aliases=["svc"],
                 epilog=EPILOG, description="Find running service instances and ask them "

@@ -24,11 +24,12 @@ from .output import duration as show_duration
 from .output import size as show_size
 from .progress import ProgressBar
 from .stream import STORAGE
+from .tree import command, group
 
 if TYPE_CHECKING:
     from ..obs import ObjectInfo, ObjectStore, ObjectStoreStatus
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 PUT_EPILOG = """\
 The file is streamed in chunks, so memory stays small whatever its size. A progress
@@ -51,7 +52,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `obj` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "obj", common, "use Object Store buckets", aliases=["object"],
                 description="Store and fetch files of any size in Object Store buckets.")

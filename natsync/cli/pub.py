@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from .common import body, has_template, header, headers_of, positive_int, render
 from .common import duration as duration_arg
+from .tree import command
 
 if TYPE_CHECKING:
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 EPILOG = """\
 DATA may hold placeholders, filled in for each message: {{count}} (1, 2, ...),
@@ -27,7 +28,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `pub`."""
-    from .main import command
 
     p = command(sub, "pub", common, "publish a message", run, epilog=EPILOG,
                 description="Publish DATA (or stdin) to SUBJECT, COUNT times.")

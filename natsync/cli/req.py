@@ -10,10 +10,11 @@ from ..headers import Headers
 from .common import UsageError, body, header, headers_of, non_negative_int, positive_int, render
 from .output import message_json, show_message
 from .sub import listen
+from .tree import command
 
 if TYPE_CHECKING:
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 REQ_EPILOG = """\
 The reply's body goes to stdout (with --headers, its headers first). Without DATA
@@ -40,7 +41,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `req` and `reply`."""
-    from .main import command
 
     p = command(sub, "req", common, "send a request and print the reply", run_req,
                 epilog=REQ_EPILOG, aliases=["request"],

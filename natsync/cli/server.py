@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .common import CliError, positive_int
 from .output import size
+from .tree import Terminated, command
 
 if TYPE_CHECKING:
     from ..testing import NatsServer
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 SERVER_EPILOG = """\
 Without a sub-command, `natsync server` runs nats-server in the foreground, with
@@ -39,7 +40,6 @@ _INFO_ORDER = ("server_name", "server_id", "version", "go", "proto", "host", "po
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `server [info]` and `rtt`."""
-    from .main import command
 
     p = command(sub, "server", common, "run a local nats-server (or: server info)", run_server,
                 epilog=SERVER_EPILOG,
@@ -105,7 +105,6 @@ def run_rtt(session: Session) -> int:
 def run_server(session: Session) -> int:
     """Run nats-server until Ctrl-C or SIGTERM; exit 0 then, 1 if it stops by itself."""
     from ..testing import NatsServer
-    from .main import Terminated
 
     args = session.args
     out = session.out

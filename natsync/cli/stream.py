@@ -21,11 +21,12 @@ from .common import (
 from .output import Output, count, human, message_json, show_message, when
 from .output import duration as show_duration
 from .output import size as show_size
+from .tree import command, group
 
 if TYPE_CHECKING:
     from ..js import api
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 #: Choices on the command line; they are the server's values (enums of natsync.js.api).
 STORAGE = ("file", "memory")
@@ -71,7 +72,6 @@ FEATURE_FLAGS = (
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `stream` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "stream", common, "manage JetStream streams", aliases=["str"],
                 description="Create, inspect, purge, view and delete JetStream streams.")

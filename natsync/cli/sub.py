@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 from .common import add_body_shape, positive_int
 from .output import message_json, show_message
+from .tree import command
 
 if TYPE_CHECKING:
     from ..msg import Msg
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 EPILOG = """\
 Runs until Ctrl-C, or until --count messages arrived. "Subscribing on ..." goes to
@@ -28,7 +29,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `sub`."""
-    from .main import command
 
     p = command(sub, "sub", common, "subscribe and print messages", run, epilog=EPILOG,
                 description="Print the messages published to SUBJECT(s) (wildcards allowed).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
-from ..client import _payload_bytes
+from ..args import payload_bytes as _payload_bytes
 from ..errors import BadArgumentError
 from ..headers import HeadersLike
 from ..kv.manager import KeyValueManager

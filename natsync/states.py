@@ -1,0 +1,8 @@
+"""The states of a connection, as `Client.state` reports them (nats-py's names)."""
+
+CONNECTING = "CONNECTING"
+CONNECTED = "CONNECTED"
+RECONNECTING = "RECONNECTING"
+DRAINING_SUBS = "DRAINING_SUBS"
+DRAINING_PUBS = "DRAINING_PUBS"
+CLOSED = "CLOSED"
