@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from .tree import command, group
+
 if TYPE_CHECKING:
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `counter` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "counter", common, "increment and read distributed counters",
                 description="Increment and read counters kept by streams with "

@@ -6,10 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .common import body
+from .tree import command, group
 
 if TYPE_CHECKING:
     from .connection import Session
-    from .main import Subparsers
+    from .tree import Subparsers
 
 ADD_EPILOG = """\
 SCHEDULE is "@at 2030-01-01T09:00:00Z" (once), "@every 5m" (at least 1s), @hourly,
@@ -23,7 +24,6 @@ examples:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Add `schedule` and its sub-commands."""
-    from .main import command, group
 
     p = command(sub, "schedule", common, "add and cancel message schedules",
                 description="Store messages that the stream publishes on a schedule "
