@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, Iterable, Tuple
+from enum import Enum
+from typing import Any, Iterable, Sequence, Tuple
 
 _MAX_TEXT = 200
 _MAX_DEPTH = 3
+_CLIP = 64
+
+
+def clip(data: bytes) -> bytes:
+    """The first 64 bytes of a payload, "..." marking that there was more (for __repr__)."""
+    return data if len(data) <= _CLIP else data[:_CLIP] + b"..."
 
 
 def short(value: Any) -> str:
@@ -17,6 +24,8 @@ def short(value: Any) -> str:
             text = bytes(value).decode()
         except UnicodeDecodeError:
             text = repr(bytes(value))
+    elif isinstance(value, Enum):
+        text = str(value.value)
     else:
         text = str(value)
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
@@ -29,6 +38,9 @@ def _cell(value: Any, depth: int) -> str:
             return dataclass_table(value, depth + 1)
         if isinstance(value, dict) and value:
             return table(value.items(), depth=depth + 1)
+        if (isinstance(value, list) and value
+                and all(dataclasses.is_dataclass(v) for v in value)):
+            return "".join(dataclass_table(v, depth + 1) for v in value)
     return html.escape(short(value))
 
 
@@ -46,3 +58,12 @@ def dataclass_table(obj: Any, depth: int = 0, title: str = "") -> str:
     rows = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)
             if getattr(obj, f.name) not in (None, {}, [], "")]
     return table(rows, title, depth)
+
+
+def grid(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
+    """An HTML table with a header row, one row per item; all text escaped."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(short(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    caption = f"<caption><b>{html.escape(title)}</b></caption>" if title else ""
+    return f"<table>{caption}<tr>{head}</tr>{body}</table>"
