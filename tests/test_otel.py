@@ -4,7 +4,12 @@ services and other clients, attributes, errors, metrics, and a clean uninstrumen
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -24,6 +29,7 @@ from natsync.kv import KeyNotFoundError
 from natsync.micro import HandlerError
 
 from .conftest import wait_for
+from .docblocks import first_python_block
 
 
 class Telemetry:
@@ -317,3 +323,29 @@ def test_uninstrument_removes_everything(nc: natsync.Client) -> None:
     assert telemetry.points("messaging.client.sent.messages") == []
     assert telemetry.points("messaging.client.operation.duration") == []
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_docs_minimal_setup(nats_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "otel_setup.py"
+    script.write_text(first_python_block("opentelemetry.md"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["NATS_URL"] = nats_url
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("b'hello world'\n") == 1
+    rest = out.stdout.replace("b'hello world'\n", "")
+    spans = {}
+    decoder, pos = json.JSONDecoder(), 0
+    for _ in range(10):  # the console exporter prints one JSON document per span
+        pos = len(rest) - len(rest[pos:].lstrip())
+        if pos >= len(rest):
+            break
+        doc, pos = decoder.raw_decode(rest, pos)
+        spans[doc["name"]] = doc
+    assert set(spans) == {"view", "request hello", "greeter hello"}
+    view, client, server = spans["view"], spans["request hello"], spans["greeter hello"]
+    assert len({s["context"]["trace_id"] for s in spans.values()}) == 1
+    assert client["parent_id"] == view["context"]["span_id"]
+    assert server["parent_id"] == client["context"]["span_id"]
+    assert (client["kind"], server["kind"]) == ("SpanKind.CLIENT", "SpanKind.SERVER")
