@@ -15,6 +15,7 @@ from nbclient import NotebookClient
 from natsync.testing import NatsServer
 
 from .conftest import EXAMPLES
+from .docblocks import first_python_block
 
 
 def _kernel_for_this_python(root: Path) -> None:
@@ -42,15 +43,21 @@ def _outputs(nb: Any) -> tuple[str, List[str]]:
     return "".join(text), pages
 
 
-def test_notebook_tour_runs_in_a_kernel(nats_server: NatsServer, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def _run(nb: Any, server: NatsServer, tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> tuple[str, List[str]]:
+    """Execute `nb` in a fresh kernel of this python with NATS_URL set; its outputs."""
     _kernel_for_this_python(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("NATS_URL", nats_server.url)
-    nb = nbformat.read(EXAMPLES / "notebook_tour.ipynb", as_version=4)
+    monkeypatch.setenv("NATS_URL", server.url)
     NotebookClient(nb, kernel_name="python3", timeout=60, startup_timeout=60,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text, pages = _outputs(nb)
+    return _outputs(nb)
+
+
+def test_notebook_tour_runs_in_a_kernel(nats_server: NatsServer, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = nbformat.read(EXAMPLES / "notebook_tour.ipynb", as_version=4)
+    text, pages = _run(nb, nats_server, tmp_path, monkeypatch)
     for phrase in (f"Using your server at {nats_server.url}",
                    "connected: True",
                    "event loop running: True",
@@ -68,3 +75,13 @@ def test_notebook_tour_runs_in_a_kernel(nats_server: NatsServer, tmp_path: Path,
     assert "green" in entry_page
     assert "StreamInfo" in stream_page and "TOUR" in stream_page
     assert "<td>echo</td><td>echo</td><td>q</td><td>2</td><td>0</td>" in stats_page
+
+
+def test_docs_minimal_setup_runs_in_a_kernel(nats_server: NatsServer, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        first_python_block("jupyter.md")), nbformat.v4.new_code_cell("nc.close()")])
+    text, pages = _run(nb, nats_server, tmp_path, monkeypatch)
+    assert text == "greet.joe b'hello'\n"
+    (page,) = pages
+    assert "greet.joe" in page and "hello" in page
