@@ -15,6 +15,7 @@ from typing import Any, Callable, Collection, List, Optional, Tuple
 from opentelemetry import metrics, trace
 
 from ...client import Client
+from ...errors import BadArgumentError
 from ...js.context import JetStreamContext
 from ...kv.bucket import KeyValue
 from ...micro.endpoint import Endpoint
@@ -99,6 +100,8 @@ class NatsyncInstrumentor:
     def instrument(self, tracer_provider: Optional[trace.TracerProvider] = None,
                    meter_provider: Optional[metrics.MeterProvider] = None) -> None:
         """Start tracing and measuring; a second call warns and changes nothing."""
+        _check_provider("tracer_provider", tracer_provider, trace.TracerProvider)
+        _check_provider("meter_provider", meter_provider, metrics.MeterProvider)
         with self._lock:
             if self._installed is not None:
                 log.warning("natsync is already instrumented; uninstrument() first")
@@ -118,3 +121,9 @@ class NatsyncInstrumentor:
             patches.restore()
             tracing.active = False
             tracing.metrics.stop()
+
+
+def _check_provider(name: str, provider: object, kind: type) -> None:
+    if provider is not None and not isinstance(provider, kind):
+        raise BadArgumentError(f"{name} must be an OpenTelemetry {kind.__name__} or None, "
+                               f"not {type(provider).__name__}")
