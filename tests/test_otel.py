@@ -186,6 +186,17 @@ def test_publish_subscribe_propagation(otel: Telemetry, connect: Callable[..., n
     assert dict(sent.attributes or {})["messaging.operation.type"] == "send"
 
 
+def test_scatter_gather_responders_are_children(otel: Telemetry, nc: natsync.Client) -> None:
+    for name in (b"a", b"b"):
+        nc.subscribe("census", cb=lambda m, name=name: m.respond(name))
+    nc.flush()
+    replies = sorted(m.data for m in nc.request_many("census", b"", timeout=2, max_msgs=2))
+    assert replies == [b"a", b"b"]
+    asked = otel.span("request_many census")
+    answers = otel.spans("process census", count=2)
+    assert [parent_of(s) for s in answers] == [asked.context.span_id] * 2
+
+
 def test_a_failing_callback_records_the_exception(otel: Telemetry, nc: natsync.Client) -> None:
     def boom(msg: natsync.Msg) -> None:
         raise ValueError("bad message")

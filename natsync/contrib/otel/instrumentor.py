@@ -54,6 +54,7 @@ def _install(tracing: Tracing) -> _Patches:
     patches.wrap(Client, "__init__", tracing.client_init)
     patches.wrap(Client, "publish", tracing.publish)
     patches.wrap(Client, "request", tracing.request)
+    patches.wrap(Client, "request_many", tracing.request_many)
     patches.wrap(Client, "subscribe", tracing.subscribe)
     patches.wrap(Subscription, "next_msg", tracing.next_msg)
     for op in ("ack", "ack_sync", "nak", "term", "in_progress"):

@@ -118,6 +118,23 @@ class Tracing:
                 return msg
         return request
 
+    def request_many(self, orig: Fn) -> Fn:
+        """A client span for sending a scatter-gather request (the replies come later,
+        as the caller iterates, so they are not part of it)."""
+        tracer = self.tracer
+
+        def request_many(nc: Client, subject: str, payload: bytes = b"", timeout: float = 1.0,
+                         max_msgs: Optional[int] = None, stall: Optional[float] = None,
+                         headers: Optional[HeadersLike] = None) -> Iterator[Msg]:
+            if _SUPPRESS.get():
+                return orig(nc, subject, payload, timeout, max_msgs, stall, headers)  # type: ignore[no-any-return]
+            with tracer.start_as_current_span(
+                    f"request_many {subject}", kind=SpanKind.CLIENT,
+                    attributes=semconv.operation("send", "request_many", subject, payload)):
+                return orig(nc, subject, payload, timeout, max_msgs, stall,  # type: ignore[no-any-return]
+                            inject(headers))
+        return request_many
+
     def subscribe(self, orig: Fn) -> Fn:
         def subscribe(nc: Client, subject: str, queue: str = "",
                       cb: Optional[MsgHandler] = None, *args: Any, **kwargs: Any) -> Subscription:
