@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import natsync
 from natsync import micro
 from natsync.contrib.otel import NatsyncInstrumentor
-from natsync.errors import BadArgumentError, NoRespondersError, TimeoutError
+from natsync.errors import BadArgumentError, BadSubjectError, NoRespondersError, TimeoutError
 from natsync.kv import KeyNotFoundError
 from natsync.micro import HandlerError
 
@@ -132,6 +132,11 @@ def test_failed_requests_have_error_status(otel: Telemetry, nc: natsync.Client) 
     errors = {p.attributes["messaging.destination.name"]: p.attributes["error.type"]
               for p in otel.points("messaging.client.operation.duration")}
     assert errors == {"nobody.home": "NoRespondersError", "silent": "TimeoutError"}
+    with pytest.raises(BadSubjectError):
+        nc.publish("bad subject", b"")
+    failed = otel.span("publish bad subject")
+    assert failed.status.status_code is StatusCode.ERROR
+    assert (failed.status.description or "").startswith("BadSubjectError: ")
 
 
 def test_failing_service_handlers_mark_the_server_span(otel: Telemetry, nc: natsync.Client) -> None:
