@@ -350,6 +350,16 @@ def test_bad_providers_are_refused() -> None:
     assert not NatsyncInstrumentor().is_instrumented_by_opentelemetry
 
 
+def test_without_the_extra_the_import_says_what_to_install() -> None:
+    code = ("import sys; sys.modules['opentelemetry'] = None\n"
+            "try:\n    import natsync.contrib.otel\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout == "natsync.contrib.otel needs opentelemetry-api: " \
+                         "pip install 'natsync[otel]'\n", out.stderr
+
+
 def test_docs_minimal_setup(nats_url: str, tmp_path: Path) -> None:
     script = tmp_path / "otel_setup.py"
     script.write_text(first_python_block("opentelemetry.md"))
