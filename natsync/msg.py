@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from .errors import MsgAlreadyAckdError, NoReplySubjectError, NotJSMessageError
 from .headers import Headers, HeadersLike
+from .reprs import clip, table
 
 if TYPE_CHECKING:
     from .client import Client
@@ -16,8 +17,6 @@ _ACK = b"+ACK"
 _NAK = b"-NAK"
 _WPI = b"+WPI"
 _TERM = b"+TERM"
-
-_REPR_DATA = 64
 
 #: ADR-43: the header of a delete marker JetStream placed, naming why.
 MARKER_REASON_HEADER = "Nats-Marker-Reason"
@@ -123,14 +122,25 @@ class Msg:
         return self._ackd
 
     def __repr__(self) -> str:
-        data = self.data if len(self.data) <= _REPR_DATA else self.data[:_REPR_DATA] + b"..."
         parts = [f"subject={self.subject!r}"]
         if self.reply:
             parts.append(f"reply={self.reply!r}")
-        parts.append(f"data={data!r}")
+        parts.append(f"data={clip(self.data)!r}")
         if self.headers is not None:
             parts.append(f"headers={self.headers!r}")
         return f"<Msg {' '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """The message as a table in notebooks (every user value HTML-escaped)."""
+        rows: list[tuple[str, object]] = [("subject", self.subject)]
+        if self.reply:
+            rows.append(("reply", self.reply))
+        if self.headers is not None:
+            if self.headers.status is not None:
+                rows.append(("status", f"{self.headers.status} {self.headers.description}"))
+            rows.append(("headers", {k: ", ".join(self.headers.get_all(k)) for k in self.headers}))
+        rows += [("size", len(self.data)), ("data", self.data)]
+        return table(rows, "Msg")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Msg):

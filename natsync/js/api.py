@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, TypeVar
 from ..errors import ProtocolError
 from ..headers import Headers, parse_headers
 from ..msg import MARKER_REASON_HEADER
+from ..reprs import dataclass_table
 
 __all__ = [
     "AccountInfo",
@@ -340,6 +341,10 @@ class Base:
                  if f.repr and getattr(self, f.name) is not None
                  and not (f.name == "extra" and not self.extra)]
         return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """The fields that are set, as nested tables in notebooks (values HTML-escaped)."""
+        return dataclass_table(self, title=type(self).__name__)
 
 
 def _extra() -> Any:

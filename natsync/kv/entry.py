@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Optional
 
 from ..headers import Headers
+from ..reprs import clip, dataclass_table
 
 __all__ = [
     "KV_DEL",
@@ -86,3 +87,12 @@ class Entry:
     def deleted(self) -> bool:
         """True for a DEL or PURGE revision (the key has no value)."""
         return self.operation != Operation.PUT
+
+    def __repr__(self) -> str:
+        value = "" if self.deleted else f" value={clip(self.value)!r}"
+        return (f"<Entry {self.bucket}/{self.key!r} revision={self.revision} "
+                f"{self.operation.value}{value}>")
+
+    def _repr_html_(self) -> str:
+        """The revision as a table in notebooks (key and value HTML-escaped)."""
+        return dataclass_table(self, title=f"{self.bucket} {self.key}")

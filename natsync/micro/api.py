@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional, Union
 
+from ..reprs import grid
 from .errors import InvalidResponseError
 
 PING_RESPONSE_TYPE = "io.nats.micro.v1.ping_response"
@@ -265,6 +266,15 @@ class ServiceStats:
     def to_json(self) -> bytes:
         """The document as nats.go encodes it."""
         return encode_json(self.to_dict())
+
+    def _repr_html_(self) -> str:
+        """One row per endpoint in notebooks (names and errors HTML-escaped)."""
+        return grid(("endpoint", "subject", "queue group", "requests", "errors", "last error",
+                     "average ms"),
+                    [(e.name, e.subject, e.queue_group, e.num_requests, e.num_errors,
+                      e.last_error, f"{e.average_processing_time / 1e6:.3f}")
+                     for e in self.endpoints],
+                    f"{self.name} {self.version} ({self.id}), started {format_time(self.started)}")
 
 
 Response = Union[PingInfo, ServiceInfo, ServiceStats]
