@@ -12,9 +12,10 @@ from typing import Callable, Iterable, Iterator, List, Optional
 
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 
+import natsync.contrib.otel.semconv as semconv
+
 from ...client import Client
 from ...subscription import Subscription
-from . import semconv
 from .semconv import Attrs
 
 Reading = Callable[[Client, List[Subscription]], int]

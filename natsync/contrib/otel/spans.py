@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
+import natsync.contrib.otel.semconv as semconv
+
 from ...client import Client
 from ...headers import HeadersLike
 from ...js.api import PubAck
@@ -24,7 +26,6 @@ from ...micro.endpoint import Endpoint
 from ...micro.request import Request
 from ...msg import Msg
 from ...subscription import MsgHandler, Subscription
-from . import semconv
 from .metrics import ClientMetrics
 from .propagation import extract, inject
 
