@@ -313,6 +313,7 @@ def test_connection_metrics(otel: Telemetry, connect: Callable[..., natsync.Clie
 
 def test_uninstrument_removes_everything(nc: natsync.Client) -> None:
     originals = {name: natsync.Client.__dict__[name] for name in ("publish", "request", "subscribe")}
+    assert "__init__" not in natsync.Client.__dict__  # inherited: wrapped on Client, then removed
     telemetry = Telemetry()
     instrumentor = NatsyncInstrumentor()
     assert instrumentor is NatsyncInstrumentor()
@@ -320,6 +321,7 @@ def test_uninstrument_removes_everything(nc: natsync.Client) -> None:
     try:
         assert instrumentor.is_instrumented_by_opentelemetry
         assert natsync.Client.__dict__["publish"] is not originals["publish"]
+        assert "__init__" in natsync.Client.__dict__
         instrumentor.instrument(tracer_provider=telemetry.provider)  # warns, changes nothing
         got: List[natsync.Msg] = []
         nc.subscribe("later", cb=got.append)  # its callback is wrapped while instrumented
@@ -329,6 +331,7 @@ def test_uninstrument_removes_everything(nc: natsync.Client) -> None:
     instrumentor.uninstrument()  # a second call is harmless
     assert not instrumentor.is_instrumented_by_opentelemetry
     assert {n: natsync.Client.__dict__[n] for n in originals} == originals
+    assert "__init__" not in natsync.Client.__dict__
     nc.publish("later", b"x")
     wait_for(lambda: len(got) == 1, what="the message")
     assert got[0].headers is None  # no traceparent injected any more

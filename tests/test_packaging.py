@@ -62,6 +62,10 @@ def _source_files() -> Set[str]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
+# Subpackages that need an extra the fresh venv does not have (a bare install lacks them).
+_NEEDS_EXTRA = {"natsync.contrib.otel": "otel"}
+
+
 def _subpackages() -> List[str]:
     """Dotted names of natsync and each of its subpackages in the checkout."""
     return sorted(".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py"))
@@ -171,15 +175,19 @@ def test_fresh_venv_holds_only_natsync_and_its_runtime_deps(built: Built) -> Non
 _ROUND_TRIP = """
 import importlib, importlib.metadata, importlib.resources, json, sys
 import natsync
+missing = {}
 for name in sys.argv[2:]:
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        missing[name] = str(exc)
 with natsync.connect(sys.argv[1]) as nc:
     sub = nc.subscribe("packaging.check")
     nc.publish("packaging.check", b"sent from the wheel")
     msg = sub.next_msg(timeout=5)
     nc.subscribe("packaging.echo", cb=lambda m: m.respond(m.data.upper()))
     reply = nc.request("packaging.echo", b"echo", timeout=5)
-print(json.dumps({"data": msg.data.decode(), "reply": reply.data.decode(),
+print(json.dumps({"data": msg.data.decode(), "reply": reply.data.decode(), "missing": missing,
                   "version": natsync.__version__,
                   "metadata": importlib.metadata.version("natsync"),
                   "file": natsync.__file__,
@@ -194,6 +202,10 @@ def test_wheel_in_fresh_venv_round_trips_against_a_real_server(
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["data"] == "sent from the wheel"
     assert seen["reply"] == "ECHO"
+    # Only the optional integrations may fail to import, and each must name its extra.
+    assert set(seen["missing"]) == set(_NEEDS_EXTRA), seen["missing"]
+    for name, extra in _NEEDS_EXTRA.items():
+        assert f"natsync[{extra}]" in seen["missing"][name]
     assert Path(seen["file"]).resolve().is_relative_to(built.site_packages.resolve())
     assert seen["typed"] is True
     assert seen["version"] == seen["metadata"] == _wheel_metadata(built.wheel)["Version"]

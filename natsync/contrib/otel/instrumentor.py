@@ -8,6 +8,7 @@ back, so an uninstrumented process runs exactly the code it ran before.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from typing import Any, Callable, Collection, List, Optional, Tuple
@@ -31,20 +32,28 @@ log = logging.getLogger("natsync.contrib.otel")
 _NAME = "natsync.contrib.otel"
 
 
+_ABSENT = object()
+
+
 class _Patches:
-    """Class attributes replaced by wrappers, and what they were."""
+    """Class attributes replaced by wrappers, and what each class held before."""
 
     def __init__(self) -> None:
         self._saved: List[Tuple[type, str, Any]] = []
 
     def wrap(self, owner: type, name: str, factory: Callable[[Fn], Fn]) -> None:
-        original = owner.__dict__[name]
+        """Set a wrapper on `owner` itself, even when `name` is inherited from a base."""
+        held = owner.__dict__.get(name, _ABSENT)
+        original = inspect.getattr_static(owner, name)
         setattr(owner, name, functools.wraps(original)(factory(original)))
-        self._saved.append((owner, name, original))
+        self._saved.append((owner, name, held))
 
     def restore(self) -> None:
         for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         self._saved.clear()
 
 
