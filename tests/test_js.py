@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from typing import Iterator
 
 import pytest
 
@@ -22,28 +21,10 @@ from natsync.js.errors import (
 from natsync.js.metadata import parse_metadata
 from natsync.testing import NatsServer
 
+from . import js_fixtures
 from .conftest import natsync_threads, wait_for
 
-
-@pytest.fixture(scope="module")
-def js_server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def nc(js_server: NatsServer) -> Iterator[natsync.Client]:
-    client = natsync.connect(js_server.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def js(nc: natsync.Client) -> Iterator[natsync.js.JetStreamContext]:
-    ctx = nc.jetstream()
-    yield ctx
-    for name in ctx.stream_names():
-        ctx.delete_stream(name)
+js_server, nc, js = js_fixtures.js_server, js_fixtures.nc, js_fixtures.js  # this module's fixtures
 
 
 def test_account_info(js: natsync.js.JetStreamContext) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Iterator
 
 import pytest
 
@@ -13,28 +12,10 @@ from natsync.errors import BadArgumentError
 from natsync.errors import TimeoutError as NatsTimeoutError
 from natsync.js import api
 from natsync.js.errors import DirectGetNotAllowedError
-from natsync.testing import NatsServer
 
+from . import js_fixtures
 
-@pytest.fixture(scope="module")
-def js_server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def nc(js_server: NatsServer) -> Iterator[natsync.Client]:
-    client = natsync.connect(js_server.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def js(nc: natsync.Client) -> Iterator[natsync.js.JetStreamContext]:
-    ctx = nc.jetstream()
-    yield ctx
-    for name in ctx.stream_names():
-        ctx.delete_stream(name)
+js_server, nc, js = js_fixtures.js_server, js_fixtures.nc, js_fixtures.js  # this module's fixtures
 
 
 def _fill(js: natsync.js.JetStreamContext) -> None:

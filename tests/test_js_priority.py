@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator, List
+from typing import List
 
 import pytest
 
@@ -20,30 +20,11 @@ from natsync.js.errors import (
 )
 from natsync.js.priority import PIN_HEADER
 from natsync.msg import Msg
-from natsync.testing import NatsServer
 
+from . import js_fixtures
 from .conftest import wait_for
 
-
-@pytest.fixture(scope="module")
-def js_server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def nc(js_server: NatsServer) -> Iterator[natsync.Client]:
-    client = natsync.connect(js_server.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def js(nc: natsync.Client) -> Iterator[natsync.js.JetStreamContext]:
-    ctx = nc.jetstream()
-    yield ctx
-    for name in ctx.stream_names():
-        ctx.delete_stream(name)
+js_server, nc, js = js_fixtures.js_server, js_fixtures.nc, js_fixtures.js  # this module's fixtures
 
 
 def _pinned(js: natsync.js.JetStreamContext, timeout: float = 30.0) -> natsync.js.Stream:

@@ -6,16 +6,16 @@ import contextlib
 import time
 import urllib.error
 import urllib.request
-from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 from .binary import ServerStartError, _free_ports
+from .scoped import Scoped
 from .server import NatsServer
 
 # --------------------------------------------------------------------------- cluster
 
 
-class NatsCluster:
+class NatsCluster(Scoped):
     """A local cluster of ``size`` nats-server processes, all routed to each other.
 
     Each node gets a monitoring port so the cluster can wait until every route is up.
@@ -190,22 +190,6 @@ class NatsCluster:
         for server in self.servers:
             with contextlib.suppress(Exception):
                 server.close()
-
-    def __enter__(self) -> NatsCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<NatsCluster {self._name!r} {self.urls}>"

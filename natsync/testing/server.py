@@ -19,12 +19,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Dict, List, Mapping, Sequence, Set, Union
 
 from ..errors import Error
 from .binary import ServerStartError, find_server_binary, free_port
 from .config import render_config
+from .scoped import Scoped
 
 _READY_MARKER = "Server is ready"
 _LOG_TAIL_LINES = 40
@@ -63,7 +63,7 @@ def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-class NatsServer:
+class NatsServer(Scoped):
     """One ``nats-server`` process bound to a local port, restartable on that same port.
 
     The object owns a temp dir holding the log, the rendered config and (by default)
@@ -435,23 +435,6 @@ class NatsServer:
                 self._closed = True
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 _unregister(self)
-
-    def __enter__(self) -> NatsServer:
-        if not self.running:
-            try:
-                self.start()
-            except BaseException:
-                self.close()
-                raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "running" if self.running else ("closed" if self._closed else "stopped")
