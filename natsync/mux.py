@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("natsync")
 
+#: Deadline heap size from which answered futures are swept out of it (see new_future).
+_COMPACT_AT = 1024
+
 
 class ReplyHandler(Protocol):
     """What the reader calls with the replies to one request.
@@ -236,6 +239,11 @@ class ReplyMux:
                 if not deadlines or deadline < deadlines[0][0]:
                     self._cond.notify()
                 heapq.heappush(deadlines, (deadline, next(self._order), future))
+                if len(deadlines) >= _COMPACT_AT and len(deadlines) > 2 * len(self.table):
+                    # Answered futures wait in the heap for their deadline; drop them so a
+                    # fast fan-out with long timeouts does not keep every reply alive.
+                    deadlines[:] = [entry for entry in deadlines if not entry[2].done()]
+                    heapq.heapify(deadlines)
         return future
 
     def on_reader(self) -> bool:

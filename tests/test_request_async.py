@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import threading
 import time
+import weakref
 from typing import Callable
 
 import pytest
@@ -19,6 +21,7 @@ from natsync.errors import (
 )
 
 from .conftest import natsync_threads, wait_for
+from .docblocks import python_block_with
 
 Connect = Callable[..., natsync.Client]
 
@@ -51,6 +54,36 @@ def test_fan_out_matches_every_reply_to_its_request(connect: Connect) -> None:
     for fut in cf.as_completed(futures, timeout=1):
         assert fut.result().data == str(futures[fut]).encode()
     assert nc._mux.table == {}
+
+
+def test_answered_futures_are_not_kept_until_their_deadline(connect: Connect) -> None:
+    # Each future waits in the timer's heap for its deadline; an answered one the caller
+    # dropped must not stay alive (with its reply) for the whole timeout.
+    _echo(connect())
+    nc = connect()
+    early: list[weakref.ref[cf.Future[natsync.Msg]]] = []
+    for i in range(2500):
+        fut = nc.request_async("svc.echo", b"x" * 1000, timeout=60)
+        assert fut.result(timeout=5).data == b"x" * 1000
+        if i < 100:
+            early.append(weakref.ref(fut))
+        del fut
+    gc.collect()
+    assert sum(ref() is not None for ref in early) == 0
+
+
+def test_the_threading_page_fan_out_runs_as_written(connect: Connect) -> None:
+    responder = connect()
+    for subject in ("prices.get", "stock.get"):
+        responder.subscribe(subject, cb=lambda m: m.respond(m.subject.encode() + b":" + m.data))
+    responder.subscribe("reviews.top", cb=lambda m: None)  # never answers: times out
+    responder.flush()
+    scope: dict[str, object] = {}
+    exec(python_block_with("threading.md", "def product_page"), scope)
+    started = time.monotonic()
+    page = scope["product_page"](connect(), b"42")  # type: ignore[operator]
+    assert page == {"price": b"prices.get:42", "stock": b"stock.get:42", "reviews": None}
+    assert time.monotonic() - started < 1.5  # one timeout for all three, not three
 
 
 def test_no_responders_and_timeout_raise_from_result(connect: Connect) -> None:
