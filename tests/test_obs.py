@@ -12,7 +12,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -43,28 +43,12 @@ from natsync.obs import (
 from natsync.obs.info import decode_digest, encode_name
 from natsync.testing import NatsServer
 
+from . import js_fixtures
+
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def nc(server: NatsServer) -> Iterator[natsync.Client]:
-    client = natsync.connect(server.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def js(nc: natsync.Client) -> Iterator[JetStreamContext]:
-    ctx = nc.jetstream()
-    yield ctx
-    for name in ctx.stream_names():
-        ctx.delete_stream(name)
+js_server, nc, js = js_fixtures.js_server, js_fixtures.nc, js_fixtures.js  # this module's fixtures
 
 
 @pytest.fixture
@@ -619,7 +603,7 @@ def test_watch_and_get_survive_restart() -> None:
 # --- interop with nats-py ------------------------------------------------------------------------
 
 
-def test_interop_natsync_to_nats_py(server: NatsServer, js: JetStreamContext, obs: ObjectStore) -> None:
+def test_interop_natsync_to_nats_py(js_server: NatsServer, js: JetStreamContext, obs: ObjectStore) -> None:
     import nats
 
     data = os.urandom(700_000)
@@ -633,7 +617,7 @@ def test_interop_natsync_to_nats_py(server: NatsServer, js: JetStreamContext, ob
     obs.add_link("far-link", other.get_info("far"))
 
     async def read() -> dict[str, Any]:
-        anc = await nats.connect(server.url)
+        anc = await nats.connect(js_server.url)
         try:
             ajs = anc.jetstream()
             aobs = await ajs.object_store("FILES")
@@ -660,14 +644,14 @@ def test_interop_natsync_to_nats_py(server: NatsServer, js: JetStreamContext, ob
     assert got["names"] == ["alias", "big.bin", "empty", "far-link", "small"]
 
 
-def test_interop_nats_py_to_natsync(server: NatsServer, js: JetStreamContext, tmp_path: Path) -> None:
+def test_interop_nats_py_to_natsync(js_server: NatsServer, js: JetStreamContext, tmp_path: Path) -> None:
     import nats
     from nats.js import api as napi
 
     data = os.urandom(500_000)
 
     async def write() -> None:
-        anc = await nats.connect(server.url)
+        anc = await nats.connect(js_server.url)
         try:
             ajs = anc.jetstream()
             aobs = await ajs.create_object_store("PYB", description="made by nats-py")
@@ -698,7 +682,7 @@ def test_interop_nats_py_to_natsync(server: NatsServer, js: JetStreamContext, tm
     obs.update_meta("text", ObjectMeta(name="renamed"))
 
     async def reread() -> tuple[Optional[bytes], Optional[bytes]]:
-        anc = await nats.connect(server.url)
+        anc = await nats.connect(js_server.url)
         try:
             aobs = await anc.jetstream().object_store("PYB")
             return (await aobs.get("from-py")).data, (await aobs.get("renamed")).data
