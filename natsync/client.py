@@ -18,6 +18,17 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, U
 
 from .args import check_timeout as _check_timeout
 from .args import payload_bytes as _payload_bytes
+from .engine.lifecycle import _FORK_MESSAGE, ServersChanged
+from .engine.mux import ManyWaiter, ReplyHandler, Waiter, no_responders
+from .engine.reader import Reader
+from .engine.states import (
+    CLOSED,
+    CONNECTED,
+    CONNECTING,
+    DRAINING_PUBS,
+    DRAINING_SUBS,
+    RECONNECTING,
+)
 from .errors import (
     BadArgumentError,
     BadSubscriptionError,
@@ -31,21 +42,10 @@ from .errors import (
     TimeoutError,
 )
 from .headers import HeadersLike
-from .lifecycle import _FORK_MESSAGE, ServersChanged
 from .msg import Msg
-from .mux import ManyWaiter, ReplyHandler, Waiter, no_responders
 from .nuid import next_nuid
 from .options import make_options
 from .protocol import PING_FRAME, encode_sub, encode_unsub
-from .reader import Reader
-from .states import (
-    CLOSED,
-    CONNECTED,
-    CONNECTING,
-    DRAINING_PUBS,
-    DRAINING_SUBS,
-    RECONNECTING,
-)
 from .subjects import check_queue, check_subject, publish_subject
 from .subscription import MsgHandler, Subscription, SubscriptionDrained, Unsubscribed
 

@@ -22,7 +22,7 @@ import trustme
 
 import natsync
 import natsync.auth
-import natsync.connection
+import natsync.engine.handshake
 from natsync.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -572,7 +572,7 @@ def test_tls_true_uses_default_context(tls_server: NatsServer, pki: PKI,
         calls.append(1)
         return pki.context()
 
-    monkeypatch.setattr(natsync.connection, "default_tls_context", default)
+    monkeypatch.setattr(natsync.engine.handshake, "default_tls_context", default)
     with natsync.connect(tls_server.url, tls=True) as nc:
         roundtrip(nc)
     assert calls

@@ -194,7 +194,7 @@ class Settings:
             if self.ca:
                 ctx = ssl.create_default_context(cafile=self.ca)
             else:
-                from ..connection import default_tls_context
+                from ..engine.handshake import default_tls_context
 
                 ctx = default_tls_context()
             if self.cert and self.key:

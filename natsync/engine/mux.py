@@ -18,9 +18,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
 
-from .errors import ConnectionClosedError, NoRespondersError, TimeoutError
-from .futures import LazyFuture
-from .msg import Msg
+from ..errors import ConnectionClosedError, NoRespondersError, TimeoutError
+from ..futures import LazyFuture
+from ..msg import Msg
 
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle

@@ -16,12 +16,12 @@ import time
 from collections import deque
 from typing import Optional
 
-from .debuglog import trace_sent
-from .errors import ConnectionClosedError, MaxPayloadError, OutboundBufferLimitError, TimeoutError
-from .headers import HeadersLike, encode_headers
+from ..debuglog import trace_sent
+from ..errors import ConnectionClosedError, MaxPayloadError, OutboundBufferLimitError, TimeoutError
+from ..headers import HeadersLike, encode_headers
+from ..options import Options
+from ..protocol import frame_start
 from .mux import Waiter
-from .options import Options
-from .protocol import frame_start
 from .states import CLOSED, CONNECTING
 
 

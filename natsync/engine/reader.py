@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .connection import Connection, max_payload_of
-from .debuglog import trace_received
-from .errors import (
+from ..debuglog import trace_received
+from ..errors import (
     PermissionsError,
     ProtocolError,
     SlowConsumerError,
@@ -19,10 +18,11 @@ from .errors import (
     UnexpectedEOF,
     server_error,
 )
+from ..msg import Msg
+from ..protocol import ERR, INFO, MSG, PING, PONG, PONG_FRAME, Event
+from ..subscription import Subscription
+from .handshake import Connection, max_payload_of
 from .lifecycle import Lifecycle
-from .msg import Msg
-from .protocol import ERR, INFO, MSG, PING, PONG, PONG_FRAME, Event
-from .subscription import Subscription
 
 _RECV_SIZE = 256 * 1024
 

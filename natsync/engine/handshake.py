@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional, cast
 
-from .auth import connect_auth
-from .debuglog import trace_received, trace_sent
-from .errors import (
+from ..auth import connect_auth
+from ..debuglog import trace_received, trace_sent
+from ..errors import (
     Error,
     ProtocolError,
     SecureConnFailedError,
@@ -24,11 +24,11 @@ from .errors import (
     UnexpectedEOF,
     server_error,
 )
-from .options import Options
-from .protocol import ERR, INFO, PING, PONG, PONG_FRAME, Event, Parser, encode_connect
-from .servers import Server
-from .version import __version__
-from .websocket import upgrade as websocket_upgrade
+from ..options import Options
+from ..protocol import ERR, INFO, PING, PONG, PONG_FRAME, Event, Parser, encode_connect
+from ..servers import Server
+from ..version import __version__
+from ..websocket import upgrade as websocket_upgrade
 
 _RECV = 65536
 

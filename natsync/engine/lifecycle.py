@@ -21,8 +21,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
-from .connection import Connection, max_payload_of, open_connection
-from .errors import (
+from ..errors import (
     AuthorizationError,
     ConnectionClosedError,
     ConnectionDrainingError,
@@ -33,13 +32,14 @@ from .errors import (
     TimeoutError,
     UnexpectedEOF,
 )
+from ..options import Options
+from ..protocol import PING_FRAME, encode_sub, encode_unsub, publications
+from ..servers import Server, ServerPool, servers_from, wait_before
+from ..subscription import Subscription
+from .handshake import Connection, max_payload_of, open_connection
 from .mux import ReplyMux, Waiter
-from .options import Options
-from .outbound import Outbound
-from .protocol import PING_FRAME, encode_sub, encode_unsub, publications
-from .servers import Server, ServerPool, servers_from, wait_before
 from .states import CLOSED, CONNECTED, CONNECTING, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
-from .subscription import Subscription
+from .writer import Outbound
 
 log = logging.getLogger("natsync")
 

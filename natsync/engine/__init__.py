@@ -1,0 +1,1 @@
+"""The engine: the parts that keep one client's connection (see docs/architecture.md)."""
