@@ -1,26 +1,29 @@
-"""The Client: natsync's public blocking API, a thin face over the engine below it.
+"""The Client: natsync's public blocking API, composed of the engine's parts.
 
-The engine, bottom up (each module one job):
-- protocol.py: bytes in, events out; frame encoders (sans-I/O).
-- outbound.py: the outbound buffer, the flusher thread and inline writes.
-- lifecycle.py: connect, reconnect and the server pool, PINGs, callbacks, close.
-- reader.py: the reader thread: parse, hand messages to subscriptions, replies to the mux.
-- mux.py: the reply mux: one inbox subscription for every request, and its waiters.
-See docs/architecture.md for how a message flows through them.
+Each part owns its state (see docs/architecture.md for the picture):
+- engine/writer.py: the outbound frames, the flusher thread, inline writes, backpressure.
+- engine/sender.py: message frames, checked against the server's max_payload.
+- engine/subtable.py: the subscriptions by sid; engine/subqueue.py: one's queue.
+- engine/mux.py: the shared reply inbox and the requests waiting on it.
+- engine/lifecycle.py: state, sessions (engine/session.py), the reader thread
+  (engine/reader.py), reconnects (engine/dialer.py), PINGs, flush, drain, close.
+- engine/callbacks.py: the thread connection callbacks run on; engine/fork.py: fork().
+The Client only checks arguments and calls them.
 """
 
 from __future__ import annotations
 
-import queue
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from .args import check_timeout as _check_timeout
 from .args import payload_bytes as _payload_bytes
-from .engine.lifecycle import _FORK_MESSAGE, ServersChanged
-from .engine.mux import ManyWaiter, ReplyHandler, Waiter, no_responders
-from .engine.reader import Reader
+from .engine.callbacks import Callbacks
+from .engine.fork import ForkGuard
+from .engine.lifecycle import Lifecycle, ServersChanged
+from .engine.mux import ReplyHandler, ReplyMux
+from .engine.sender import Sender
 from .engine.states import (
     CLOSED,
     CONNECTED,
@@ -29,25 +32,22 @@ from .engine.states import (
     DRAINING_SUBS,
     RECONNECTING,
 )
+from .engine.subtable import SubTable
+from .engine.writer import Writer
 from .errors import (
     BadArgumentError,
-    BadSubscriptionError,
-    ConnectionClosedError,
-    ConnectionDrainingError,
-    DrainTimeoutError,
-    FlushTimeoutError,
-    ForkError,
     InvalidCallbackError,
     NoRespondersError,
     TimeoutError,
 )
 from .headers import HeadersLike
-from .msg import Msg
+from .msg import Msg, MsgContext, no_responders
 from .nuid import next_nuid
-from .options import make_options
-from .protocol import PING_FRAME, encode_sub, encode_unsub
+from .options import Options, make_options
+from .protocol import encode_pub
+from .servers import ServerPool, servers_from
 from .subjects import check_queue, check_subject, publish_subject
-from .subscription import MsgHandler, Subscription, SubscriptionDrained, Unsubscribed
+from .subscription import MsgHandler, Subscription
 
 if TYPE_CHECKING:
     from .js.context import JetStreamContext
@@ -60,8 +60,33 @@ DEFAULT_SUB_PENDING_MSGS_LIMIT = 512 * 1024
 DEFAULT_SUB_PENDING_BYTES_LIMIT = 128 * 1024 * 1024
 
 
-class Client(Reader):
+class Client:
     """A connection to a NATS system. Create it with `natsync.connect()`; thread-safe."""
+
+    def __init__(self, servers: Union[str, Sequence[str], None], options: Options) -> None:
+        """Compose the engine and connect (see `connect()` for the arguments)."""
+        self._options = options
+        self._guard = ForkGuard()
+        self._pool = ServerPool(servers_from(servers), randomize=not options.dont_randomize)
+        self._callbacks = Callbacks(options.error_cb)
+        self._writer = Writer(options.pending_size, options.flush_timeout, options.debug)
+        self._sender = Sender(self._writer, self._guard)
+
+        def flush(timeout: float) -> None:
+            # The table drains a subscription with the lifecycle's flush, and the
+            # lifecycle needs the table: this reaches the lifecycle made below.
+            life.flush(timeout)
+
+        self._subs = SubTable(self._writer, self._guard, self._callbacks.report_error, flush,
+                              options.drain_timeout)
+        self._mux = ReplyMux(self._writer, self._sender, self._subs.next_sid,
+                             options.inbox_prefix)
+        life = self._life = Lifecycle(options, self._pool, self._writer, self._sender,
+                                      self._subs, self._mux, self._callbacks, self._guard,
+                                      MsgContext(self, self._sender.respond))
+        life.connect()
+
+    # --- publishing ---------------------------------------------------------------------
 
     def publish(self, subject: str, payload: bytes = b"", reply: str = "",
                 headers: Optional[HeadersLike] = None) -> None:
@@ -70,45 +95,24 @@ class Client(Reader):
         While disconnected, up to `pending_size` bytes are kept for the reconnect, then
         OutboundBufferLimitError is raised.
         """
-        if self._state is CLOSED or self._forked:
-            self._check_usable()
+        if self._guard.forked:
+            self._guard.check()
         subj = publish_subject(subject)
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
         n = len(payload)
-        if headers is None and not reply and n <= self._max_payload:
-            self._enqueue(b"PUB %b %d\r\n%b\r\n" % (subj, n, payload), n)
+        if headers is None and not reply and n <= self._sender.max_payload:
+            self._writer.publish(encode_pub(subj, payload), n)
         else:
-            self._enqueue(self._frame(subj, publish_subject(reply) if reply else b"",
-                                      payload, headers), n)
-
-    def _respond(self, reply: str, payload: bytes, headers: Optional[HeadersLike]) -> None:
-        """Publish a reply, written at once when the connection is idle (see _enqueue_now)."""
-        if self._state is CLOSED or self._forked:
-            self._check_usable()
-        if type(payload) is not bytes:
-            payload = _payload_bytes(payload)
-        self._enqueue_now(self._frame(publish_subject(reply), b"", payload, headers), len(payload))
+            self._sender.publish(subj, payload, publish_subject(reply) if reply else b"",
+                                 headers)
 
     def flush(self, timeout: float = 10) -> None:
         """Block until the server has processed everything published so far (PING/PONG).
 
         While reconnecting it waits for the reconnect, within the same timeout.
         """
-        _check_timeout(timeout)
-        self._check_usable()
-        waiter = Waiter()
-        with self._out_lock:
-            self._pongs.append(waiter)
-            if self._sock is not None:
-                self._out += PING_FRAME
-                if self._flusher_idle:
-                    self._data_cond.notify()
-        if not waiter.wait(timeout):
-            waiter.abandoned = True
-            raise FlushTimeoutError()
-        if waiter.error is not None:
-            raise waiter.error
+        self._life.flush(timeout)
 
     def rtt(self, timeout: float = 10) -> float:
         """Round-trip time to the server, in seconds."""
@@ -118,8 +122,8 @@ class Client(Reader):
 
     def force_reconnect(self) -> None:
         """Drop the current connection and reconnect (to the next server of the pool)."""
-        self._check_usable()
-        self._lose_socket(self._sock, None)
+        self._life.check_usable()
+        self._life.force_reconnect()
 
     # --- subscribing ----------------------------------------------------------------
 
@@ -137,84 +141,15 @@ class Client(Reader):
             raise InvalidCallbackError(f"cb must be callable, not {type(cb).__name__}")
         if not isinstance(max_msgs, int) or max_msgs < 0:
             raise BadArgumentError(f"max_msgs must be a non-negative int, got {max_msgs!r}")
-        self._check_usable()
-        with self._out_lock:
-            if self._state in (DRAINING_SUBS, DRAINING_PUBS):
-                raise ConnectionDrainingError()
-            if self._state == CLOSED:
-                raise ConnectionClosedError()
-            sid = next(self._sid)
-            sub = Subscription(self, sid, subject, queue, cb, max_msgs,
-                               pending_msgs_limit, pending_bytes_limit)
-            self._subs[sid] = sub
-            self._out += encode_sub(subject, sid, queue)
-            if max_msgs:
-                self._out += encode_unsub(sid, max_msgs)
-            if self._flusher_idle:
-                self._data_cond.notify()
-        sub._start()
-        return sub
-
-    def _unsubscribe(self, sub: Subscription, limit: int) -> None:
-        self._check_usable()
-        with self._out_lock:
-            if self._subs.get(sub.sid) is not sub:
-                raise BadSubscriptionError()
-            if 0 < limit and sub._received < limit:
-                sub._max = limit
-                self._out += encode_unsub(sub.sid, limit)
-                if self._flusher_idle:
-                    self._data_cond.notify()
-                return
-            del self._subs[sub.sid]
-            self._out += encode_unsub(sub.sid)
-            if self._flusher_idle:
-                self._data_cond.notify()
-        sub._end(Unsubscribed(), discard=True)
-
-    def _drain_sub(self, sub: Subscription, timeout: Optional[float]) -> None:
-        self._check_usable()
-        _check_timeout(timeout)
-        deadline = time.monotonic() + (self.options.drain_timeout if timeout is None else timeout)
-        with self._out_lock:
-            if self._subs.get(sub.sid) is not sub:
-                raise BadSubscriptionError()
-            self._out += encode_unsub(sub.sid)
-            if self._flusher_idle:
-                self._data_cond.notify()
-        try:
-            self.flush(max(0.0, deadline - time.monotonic()))
-        except FlushTimeoutError:
-            raise DrainTimeoutError() from None
-        finally:
-            with self._out_lock:
-                if self._subs.get(sub.sid) is sub:
-                    del self._subs[sub.sid]
-            sub._end(SubscriptionDrained())
-        if not sub._wait_idle(deadline):
-            raise DrainTimeoutError()
+        self._life.check_usable()
+        return self._subs.subscribe(subject, queue, cb, max_msgs, pending_msgs_limit,
+                                    pending_bytes_limit)
 
     # --- request/reply --------------------------------------------------------------
 
     def new_inbox(self) -> str:
         """A new unique subject under `inbox_prefix`, for replies."""
-        return f"{self.options.inbox_prefix}.{next_nuid()}"
-
-    def _ensure_mux(self) -> None:
-        """Subscribe the shared reply inbox (`<prefix>.<nuid>.*`) on first use."""
-        if self._resp_sid:
-            return
-        with self._out_lock:
-            if self._resp_sid:
-                return
-            if self._state in (DRAINING_SUBS, DRAINING_PUBS):
-                raise ConnectionDrainingError()
-            prefix = self.new_inbox() + "."
-            sid = next(self._sid)
-            self._out += encode_sub(prefix + "*", sid)
-            self._resp_prefix = prefix
-            self._resp_prefix_b = prefix.encode()
-            self._resp_sid = sid
+        return f"{self._options.inbox_prefix}.{next_nuid()}"
 
     def request(self, subject: str, payload: bytes = b"", timeout: float = 0.5,
                 headers: Optional[HeadersLike] = None, no_mux: bool = False,
@@ -226,59 +161,31 @@ class Client(Reader):
         `no_mux=True` subscribes a dedicated inbox (or `reply`, which needs no_mux) for
         this request alone, for accounts that may only receive on certain subjects.
         """
-        if self._state is not CONNECTED or self._forked:
-            self._check_requestable()
+        if self._life.state is not CONNECTED or self._guard.forked:
+            self._life.check_requestable()
         _check_timeout(timeout)
         if reply is not None and not no_mux:
             raise BadArgumentError("request(): reply= can only be used with no_mux=True")
         subj = publish_subject(subject)
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
-        if no_mux:
-            msg = self._request_no_mux(subj, subject, payload, timeout, headers, reply)
-        else:
-            msg = self._request_mux(subj, subject, payload, timeout, headers)
-        if no_responders(msg):
-            raise NoRespondersError(subject)
-        return msg
-
-    def _request_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
-                     headers: Optional[HeadersLike]) -> Msg:
-        if not self._resp_sid:
-            self._ensure_mux()
-        mux = self._mux
-        waiter = mux.waiter()
-        token = mux.register(waiter)
-        try:
-            self._enqueue_now(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
-                                          headers), len(payload), len(mux.table) == 1)
-            woken = waiter.wait(timeout)
-            if not woken:
-                waiter.abandoned = True
-            mux.wake_one()  # the next answered request's thread, whatever happened here
-            if not woken and waiter.value is None and waiter.error is None:
-                raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}")
-        finally:
-            mux.forget(token)
-        if waiter.error is not None:
-            raise waiter.error
-        result: Msg = waiter.value
-        return result
-
-    def _request_no_mux(self, subj: bytes, subject: str, payload: bytes, timeout: float,
-                        headers: Optional[HeadersLike], reply: Optional[str]) -> Msg:
+        if not no_mux:
+            return self._mux.request(subj, subject, payload, timeout, headers)
         inbox = reply if reply is not None else self.new_inbox()
         check_subject(inbox, what="reply subject")
         sub = self.subscribe(inbox, max_msgs=1)
         try:
-            self._enqueue_now(self._frame(subj, inbox.encode(), payload, headers), len(payload))
+            self._sender.publish(subj, payload, inbox.encode(), headers, now=True)
             try:
-                return sub.next_msg(timeout)
+                msg = sub.next_msg(timeout)
             except TimeoutError:
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}") from None
         finally:
             if sub.is_valid and not self.is_closed:
                 sub.unsubscribe()
+        if no_responders(msg):
+            raise NoRespondersError(subject)
+        return msg
 
     def request_async(self, subject: str, payload: bytes = b"", timeout: Optional[float] = 0.5,
                       headers: Optional[HeadersLike] = None) -> Future[Msg]:
@@ -291,13 +198,8 @@ class Client(Reader):
         `natsync-replies` thread: keep them short.
         """
         _check_timeout(timeout)
-        future = self._mux.new_future(subject, timeout)
-        try:
-            self._send_request(subject, payload, future.token, headers)
-        except BaseException:
-            self._mux.forget(future.token)
-            raise
-        return future
+        subj, payload = self._request_args(subject, payload)
+        return self._mux.request_async(subj, subject, payload, timeout, headers)
 
     def send_request(self, subject: str, payload: bytes, handler: ReplyHandler,
                      headers: Optional[HeadersLike] = None) -> str:
@@ -308,29 +210,12 @@ class Client(Reader):
         when done; `handler.fail(error)` runs at close. Timing out is the caller's job;
         `forget_request(token)` drops a request whose replies are no longer wanted.
         """
-        token = self._mux.register(handler)
-        try:
-            self._send_request(subject, payload, token, headers)
-        except BaseException:
-            self._mux.forget(token)
-            raise
-        return token
+        subj, payload = self._request_args(subject, payload)
+        return self._mux.send(subj, payload, handler, headers)
 
     def forget_request(self, token: str) -> None:
         """Stop handing replies to the request `send_request` returned `token` for."""
         self._mux.forget(token)
-
-    def _send_request(self, subject: str, payload: bytes, token: str,
-                      headers: Optional[HeadersLike]) -> None:
-        if self._state is not CONNECTED or self._forked:
-            self._check_requestable()
-        subj = publish_subject(subject)
-        if type(payload) is not bytes:
-            payload = _payload_bytes(payload)
-        if not self._resp_sid:
-            self._ensure_mux()
-        self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload, headers),
-                      len(payload))
 
     def request_many(self, subject: str, payload: bytes = b"", timeout: float = 1.0,
                      max_msgs: Optional[int] = None, stall: Optional[float] = None,
@@ -341,49 +226,21 @@ class Client(Reader):
         when no reply came for `stall` seconds (after the first), or at a reply with an
         empty payload and no headers (the sentinel convention).
         """
-        self._check_requestable()
+        self._life.check_requestable()
         _check_timeout(timeout)
         _check_timeout(stall, "stall")
-        subj = publish_subject(subject)
-        payload = _payload_bytes(payload)
-        self._ensure_mux()
-        waiter = ManyWaiter()
-        token = self._mux.register(waiter)
-        try:
-            self._enqueue(self._frame(subj, self._resp_prefix_b + token.encode(), payload,
-                                      headers), len(payload))
-        except BaseException:
-            self._mux.forget(token)
-            raise
-        return self._replies(subject, token, waiter, timeout, max_msgs, stall)
+        subj, payload = self._request_args(subject, payload)
+        return self._mux.request_many(subj, subject, payload, timeout, max_msgs, stall,
+                                      headers)
 
-    def _replies(self, subject: str, token: str, waiter: ManyWaiter, timeout: float,
-                 max_msgs: Optional[int], stall: Optional[float]) -> Iterator[Msg]:
-        deadline = time.monotonic() + timeout
-        count = 0
-        try:
-            while max_msgs is None or count < max_msgs:
-                wait = deadline - time.monotonic()
-                if count and stall is not None:
-                    wait = min(wait, stall)
-                if wait <= 0:
-                    return
-                try:
-                    item = waiter.queue.get(timeout=wait)
-                except queue.Empty:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                if no_responders(item):
-                    if count == 0:
-                        raise NoRespondersError(subject)
-                    return
-                if not item.data and item.headers is None:
-                    return
-                count += 1
-                yield item
-        finally:
-            self._mux.forget(token)
+    def _request_args(self, subject: str, payload: bytes) -> tuple[bytes, bytes]:
+        """Check that requests may be sent, and encode the subject and payload."""
+        if self._life.state is not CONNECTED or self._guard.forked:
+            self._life.check_requestable()
+        subj = publish_subject(subject)
+        if type(payload) is not bytes:
+            payload = _payload_bytes(payload)
+        return subj, payload
 
     # --- JetStream ------------------------------------------------------------------
 
@@ -416,53 +273,12 @@ class Client(Reader):
         close. Raises DrainTimeoutError (after closing) if it takes longer than
         `drain_timeout` (or `timeout`).
         """
-        self._check_usable()
-        _check_timeout(timeout)
-        deadline = time.monotonic() + (self.options.drain_timeout if timeout is None else timeout)
-        with self._out_lock:
-            if self._state in (DRAINING_SUBS, DRAINING_PUBS):
-                raise ConnectionDrainingError()
-            if self._state != CONNECTED:
-                connected = False
-            else:
-                connected = True
-                self._state = DRAINING_SUBS
-                subs = list(self._subs.values())
-                for sub in subs:
-                    self._out += encode_unsub(sub.sid)
-                if self._flusher_idle:
-                    self._data_cond.notify()
-        if not connected:
-            self.close()
-            return
-        try:
-            self.flush(max(0.0, deadline - time.monotonic()))
-            with self._out_lock:
-                for sub in subs:
-                    if self._subs.get(sub.sid) is sub:
-                        del self._subs[sub.sid]
-            for sub in subs:
-                sub._end(SubscriptionDrained())
-            for sub in subs:
-                if not sub._wait_idle(deadline):
-                    raise DrainTimeoutError()
-            with self._out_lock:
-                if self._state == DRAINING_SUBS:
-                    self._state = DRAINING_PUBS
-            self.flush(max(0.0, deadline - time.monotonic()))
-        except FlushTimeoutError:
-            self._close(DrainTimeoutError())
-            raise DrainTimeoutError() from None
-        except DrainTimeoutError as exc:
-            self._close(exc)
-            raise
-        self.close()
+        self._life.drain(timeout)
 
     def close(self) -> None:
         """Send what is buffered (best effort), stop every thread, and close. Idempotent."""
-        if self._forked:
-            raise ForkError(_FORK_MESSAGE)
-        self._close(None)
+        self._guard.check()
+        self._life.close(None)
 
     def wait_closed(self, timeout: Optional[float] = None) -> Optional[Exception]:
         """Block until the client is closed (by close(), drain() or running out of servers).
@@ -471,62 +287,68 @@ class Client(Reader):
         still open after `timeout` seconds. nats.js's `closed()`, made blocking.
         """
         _check_timeout(timeout)
-        if not self._closed_done.wait(timeout):
+        if not self._life.wait_closed(timeout):
             raise TimeoutError("nats: the connection is still open")
-        return self._last_error
+        return self._life.last_error
 
     # --- the seam for subsystems (js/, kv/, obs/, micro/, contrib/) -----------------
 
     def report_error(self, err: Exception) -> None:
         """Report an asynchronous error to `error_cb` (on the callbacks thread), as the
         client does its own; for subsystems whose threads have nobody to raise to."""
-        self._report_error(err)
+        self._callbacks.report_error(err)
 
     def add_close_hook(self, hook: Callable[[], None]) -> None:
         """Call `hook()` during close(), after the connection's threads have stopped and
         before `closed_cb`; for subsystems that own a thread and must join it at close."""
-        self._close_hooks.append(hook)
+        self._life.add_close_hook(hook)
 
     def remove_close_hook(self, hook: Callable[[], None]) -> None:
         """Forget a hook given to add_close_hook (no error if it is not there)."""
-        try:
-            self._close_hooks.remove(hook)
-        except ValueError:
-            pass
+        self._life.remove_close_hook(hook)
 
     # --- properties -----------------------------------------------------------------
 
     @property
+    def options(self) -> Options:
+        """The options the client was connected with."""
+        return self._options
+
+    @property
     def stats(self) -> dict[str, int]:
         """Counters: in_msgs, out_msgs, in_bytes, out_bytes, reconnects, errors_received."""
-        return {"in_msgs": self._in_msgs, "out_msgs": self._out_msgs,
-                "in_bytes": self._in_bytes, "out_bytes": self._out_bytes,
-                "reconnects": self._reconnects, "errors_received": self._errors_received}
+        reader = self._life.reader
+        return {"in_msgs": reader.in_msgs, "out_msgs": self._writer.out_msgs,
+                "in_bytes": reader.in_bytes, "out_bytes": self._writer.out_bytes,
+                "reconnects": self._life.reconnects,
+                "errors_received": reader.errors_received}
 
     @property
     def connected_url(self) -> Optional[str]:
         """The URL of the server currently connected to (no credentials), or None."""
-        return self._server.url if self._server is not None and self._sock is not None else None
+        session = self._life.session
+        return session.server.url if session is not None and session.live else None
 
     @property
     def connected_server_version(self) -> str:
         """The version string the server sent in INFO."""
-        return str(self._server_info.get("version", ""))
+        return str(self.server_info.get("version", ""))
 
     @property
     def server_info(self) -> dict[str, Any]:
         """The latest INFO from the server."""
-        return dict(self._server_info)
+        session = self._life.session
+        return dict(session.info) if session is not None else {}
 
     @property
     def max_payload(self) -> int:
         """The largest message the server accepts, in bytes."""
-        return self._max_payload
+        return self._sender.max_payload
 
     @property
     def client_id(self) -> Optional[int]:
         """The id the server gave this connection."""
-        value = self._server_info.get("client_id")
+        value = self.server_info.get("client_id")
         return value if isinstance(value, int) else None
 
     @property
@@ -541,52 +363,54 @@ class Client(Reader):
 
     @property
     def is_connected(self) -> bool:
-        return self._state == CONNECTED and self._sock is not None
+        session = self._life.session
+        return self._life.state == CONNECTED and session is not None and session.live
 
     @property
     def is_closed(self) -> bool:
-        return self._state == CLOSED
+        return self._life.state == CLOSED
 
     @property
     def is_draining(self) -> bool:
-        return self._state in (DRAINING_SUBS, DRAINING_PUBS)
+        return self._life.state in (DRAINING_SUBS, DRAINING_PUBS)
 
     @property
     def is_draining_pubs(self) -> bool:
-        return self._state == DRAINING_PUBS
+        return self._life.state == DRAINING_PUBS
 
     @property
     def is_reconnecting(self) -> bool:
-        return self._state == RECONNECTING
+        return self._life.state == RECONNECTING
 
     @property
     def is_connecting(self) -> bool:
-        return self._state == CONNECTING
+        return self._life.state == CONNECTING
 
     @property
     def state(self) -> str:
         """CONNECTING, CONNECTED, RECONNECTING, DRAINING_SUBS, DRAINING_PUBS or CLOSED."""
-        return self._state
+        return self._life.state
 
     @property
     def last_error(self) -> Optional[Exception]:
         """The most recent connection error, if any."""
-        return self._last_error
+        return self._life.last_error
 
     def __enter__(self) -> Client:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if self._forked or self._state == CLOSED:
+        state = self._life.state
+        if self._guard.forked or state == CLOSED:
             return
-        if exc_type is None and self._state == CONNECTED:
+        if exc_type is None and state == CONNECTED:
             self.drain()
         else:
             self.close()
 
     def __repr__(self) -> str:
         url = self.connected_url or "-"
-        return f"<natsync.Client {self._state} {url} subs={len(self._subs)}>"
+        return f"<natsync.Client {self._life.state} {url} subs={len(self._subs)}>"
 
 
 def connect(servers: Union[str, Sequence[str], None] = None, **options: Any) -> Client:
@@ -596,8 +420,4 @@ def connect(servers: Union[str, Sequence[str], None] = None, **options: Any) -> 
     environment variable is used, then `nats://127.0.0.1:4222`. Options take nats-py's
     names and defaults (times in seconds).
     """
-    client = Client(servers, make_options(options))
-    client._connect()
-    return client
-
-
+    return Client(servers, make_options(options))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
 
 from .errors import MsgAlreadyAckdError, NoReplySubjectError, NotJSMessageError
 from .headers import Headers, HeadersLike
@@ -22,16 +22,22 @@ _TERM = b"+TERM"
 MARKER_REASON_HEADER = "Nats-Marker-Reason"
 
 
+class MsgContext(NamedTuple):
+    """What a received message acts through: its client (acks are plain publishes and
+    requests) and the fast path for replies (written inline when nobody else writes)."""
+
+    client: Client
+    respond: Callable[[str, bytes, Optional[HeadersLike]], None]
+
+
 class Msg:
     """A message: `subject`, `reply`, `data` (bytes) and `headers` (Headers or None)."""
 
-    # _mark: the subscription's running byte total when this message was queued.
-    __slots__ = ("subject", "reply", "data", "headers", "_client", "_ackd", "_mark")
-    _mark: int
+    __slots__ = ("subject", "reply", "data", "headers", "_ctx", "_ackd")
 
-    def __init__(self, client: Optional[Client], subject: str, reply: str, data: bytes,
+    def __init__(self, ctx: Optional[MsgContext], subject: str, reply: str, data: bytes,
                  headers: Optional[Headers]) -> None:
-        self._client = client
+        self._ctx = ctx
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -62,9 +68,9 @@ class Msg:
         """Publish `data` to this message's reply subject."""
         if not self.reply:
             raise NoReplySubjectError()
-        if self._client is None:
+        if self._ctx is None:
             raise NoReplySubjectError("nats: message is not bound to a client")
-        self._client._respond(self.reply, data, headers)
+        self._ctx.respond(self.reply, data, headers)
 
     # --- JetStream acknowledgements (ADR-15) ---------------------------------------------
 
@@ -76,13 +82,13 @@ class Msg:
         return parse_metadata(self.reply)
 
     def _ack_reply(self, final: bool) -> tuple[Client, str]:
-        if not self.reply.startswith("$JS.ACK.") or self._client is None:
+        if not self.reply.startswith("$JS.ACK.") or self._ctx is None:
             raise NotJSMessageError()
         if self._ackd:
             raise MsgAlreadyAckdError()
         if final:
             self._ackd = True
-        return self._client, self.reply
+        return self._ctx.client, self.reply
 
     def ack(self) -> None:
         """Acknowledge the message (fire and forget)."""
@@ -149,3 +155,8 @@ class Msg:
             other.subject, other.reply, other.data, other.headers)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def no_responders(msg: Msg) -> bool:
+    """Whether a reply is the server's 503 status: nobody is subscribed to the subject."""
+    return msg.headers is not None and msg.headers.status == 503 and not msg.data

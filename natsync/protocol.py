@@ -197,15 +197,19 @@ def encode_connect(options: dict[str, Any]) -> bytes:
     return b"CONNECT " + json.dumps(options, separators=(",", ":")).encode() + _CRLF
 
 
-def encode_pub(subject: str, payload: bytes = b"", reply: str = "",
+def encode_pub(subject: bytes, payload: bytes = b"", reply: bytes = b"",
                headers: Optional[bytes] = None) -> bytes:
-    """PUB frame, or HPUB when an encoded header block is given."""
-    subj = subject.encode()
-    rep = b" " + reply.encode() if reply else b""
+    """PUB frame, or HPUB when an encoded header block is given. Subjects come as bytes
+    (the client keeps the encoded form of the subjects it publishes to)."""
     if headers is None:
-        return b"PUB %b%b %d\r\n%b\r\n" % (subj, rep, len(payload), payload)
+        if reply:
+            return b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, len(payload), payload)
+        return b"PUB %b %d\r\n%b\r\n" % (subject, len(payload), payload)
     hl = len(headers)
-    return b"HPUB %b%b %d %d\r\n%b%b\r\n" % (subj, rep, hl, hl + len(payload), headers, payload)
+    if reply:
+        return b"HPUB %b %b %d %d\r\n%b%b\r\n" % (subject, reply, hl, hl + len(payload),
+                                                  headers, payload)
+    return b"HPUB %b %d %d\r\n%b%b\r\n" % (subject, hl, hl + len(payload), headers, payload)
 
 
 def encode_sub(subject: str, sid: int, queue: str = "") -> bytes:
@@ -228,8 +232,8 @@ def encode_unsub(sid: int, max_msgs: int = 0) -> bytes:
 def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
     """Yield (op, start, end) for each client frame in `data`, which this module encoded.
 
-    Used after a failed write or a reconnect to find frame boundaries in the outbound
-    buffer; a frame cut short at the end of `data` is yielded with `end > len(data)`.
+    Used by the protocol trace (`debug=True`) to show what was sent frame by frame; a
+    frame cut short at the end of `data` is yielded with `end > len(data)`.
     """
     pos = 0
     size = len(data)
@@ -249,24 +253,8 @@ def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
         pos = stop
 
 
-def frame_start(data: bytes, offset: int) -> int:
-    """Start of the frame that contains byte `offset` (so a cut frame can be re-sent whole)."""
-    for _, start, end in outbound_frames(data):
-        if offset < end:
-            return start
-    return len(data)
-
-
-def publications(data: bytes) -> bytes:
-    """Only the PUB and HPUB frames of an outbound buffer (what survives a reconnect)."""
-    keep = [data[start:end] for op, start, end in outbound_frames(data)
-            if op in (b"PUB", b"HPUB") and end <= len(data)]
-    return b"".join(keep)
-
-
 __all__ = [
     "DEFAULT_MAX_CONTROL_LINE", "ERR", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
     "PING_FRAME", "PONG", "PONG_FRAME", "Event", "Headers", "Parser", "encode_connect",
-    "encode_pub", "encode_sub", "encode_unsub", "frame_start", "outbound_frames",
-    "publications",
+    "encode_pub", "encode_sub", "encode_unsub", "outbound_frames",
 ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Iterator, Optional, Sequence, Union
 from urllib.parse import unquote, urlsplit
 
 from .errors import Error
@@ -100,7 +101,10 @@ def servers_from(servers: Union[str, Sequence[str], None]) -> list[Server]:
 
 
 class ServerPool:
-    """The servers to try, in order; the current one moves to the back after each attempt."""
+    """The servers to try, in order; the current one moves to the back after each attempt.
+
+    Thread-safe: the reader thread edits it (reconnects, cluster INFO) while users read it.
+    """
 
     def __init__(self, servers: Iterable[Server], randomize: bool) -> None:
         self._servers = list(servers)
@@ -108,28 +112,36 @@ class ServerPool:
             raise BadURLError("no server URLs given")
         if randomize:
             random.shuffle(self._servers)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._servers)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(list(self._servers))
+    def __iter__(self) -> Iterator[Server]:
+        with self._lock:
+            return iter(list(self._servers))
 
     def next(self) -> Optional[Server]:
         """The server to try next (moved to the back of the pool), or None if empty."""
-        if not self._servers:
-            return None
-        srv = self._servers.pop(0)
-        self._servers.append(srv)
-        return srv
+        with self._lock:
+            if not self._servers:
+                return None
+            srv = self._servers.pop(0)
+            self._servers.append(srv)
+            return srv
 
     def remove(self, srv: Server) -> None:
         """Drop a server that has used up its attempts or failed authorisation twice."""
-        if srv in self._servers:
-            self._servers.remove(srv)
+        with self._lock:
+            if srv in self._servers:
+                self._servers.remove(srv)
 
     def add_discovered(self, urls: Iterable[str], scheme: str, randomize: bool) -> list[str]:
         """Add servers announced by the cluster; return the `host:port`s that were new."""
+        with self._lock:
+            return self._add_discovered(urls, scheme, randomize)
+
+    def _add_discovered(self, urls: Iterable[str], scheme: str, randomize: bool) -> list[str]:
         known = {s.hostport for s in self._servers}
         # Servers announced by the cluster get the credentials of the URL the user gave.
         creds = next((s for s in self._servers if not s.discovered
@@ -153,16 +165,18 @@ class ServerPool:
     def drop_discovered(self, urls: Iterable[str], current: Optional[Server]) -> list[str]:
         """Remove discovered servers no longer announced (never the current one)."""
         keep = set(urls)
-        gone = [s for s in self._servers
-                if s.discovered and s.hostport not in keep and s is not current]
-        for s in gone:
-            self._servers.remove(s)
+        with self._lock:
+            gone = [s for s in self._servers
+                    if s.discovered and s.hostport not in keep and s is not current]
+            for s in gone:
+                self._servers.remove(s)
         return [s.hostport for s in gone]
 
     @property
     def discovered(self) -> list[str]:
         """URLs of the servers learnt from the cluster."""
-        return [s.url for s in self._servers if s.discovered]
+        with self._lock:
+            return [s.url for s in self._servers if s.discovered]
 
 
 def wait_before(srv: Server, wait: float, jitter: float) -> float:

@@ -96,3 +96,111 @@ def test_library_does_not_import_the_cli_or_testing() -> None:
             if inside(dep, "natsync.cli") or inside(dep, "natsync.testing"):
                 bad.append(f"{name} imports {dep}")
     assert bad == []
+
+
+# --- composition, not mixin towers; each object keeps its own state -------------------------
+
+#: Bases that carry no connection state: exceptions, protocols, enums, the JS model base.
+_STATELESS_BASES = {"Exception", "BaseException", "Protocol", "Enum", "IntEnum", "Flag",
+                    "IntFlag", "NamedTuple", "TypedDict", "Generic", "object", "str", "int",
+                    "Base"}
+MAX_LINES = 800
+
+
+def _trees() -> dict[str, ast.Module]:
+    return {name: ast.parse(path.read_text()) for name, path in _modules().items()}
+
+
+def test_modules_are_small() -> None:
+    big = [f"{name}: {n} lines" for name, path in _modules().items()
+           if (n := len(path.read_text().splitlines())) > MAX_LINES]
+    assert big == []
+
+
+def test_no_chain_of_natsync_classes_and_no_mixins() -> None:
+    """A natsync class inherits at most one natsync class, which itself inherits none."""
+    classes: dict[str, list[list[str]]] = {}
+    for tree in _trees().values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(b).split("[")[0].split(".")[-1] for b in node.bases]
+                classes.setdefault(node.name, []).append(bases)
+
+    def stateless(name: str, seen: tuple[str, ...] = ()) -> bool:
+        if name in _STATELESS_BASES or name.endswith(("Error", "Exception", "Warning")):
+            return True
+        if name not in classes or name in seen:
+            return False
+        return all(bases and any(stateless(b, seen + (name,)) for b in bases)
+                   for bases in classes[name])
+
+    def natsync_bases(bases: list[str]) -> list[str]:
+        return [b for b in bases if b in classes and not stateless(b)]
+
+    bad = []
+    for name, defs in classes.items():
+        if stateless(name):
+            continue
+        for bases in defs:
+            mine = natsync_bases(bases)
+            if len(mine) >= 2:
+                bad.append(f"{name} inherits {mine}")
+            for base in mine:
+                for deeper in classes[base]:
+                    if natsync_bases(deeper):
+                        bad.append(f"{name} <- {base} <- {natsync_bases(deeper)}")
+    assert bad == []
+
+
+def _own_attributes(cls: ast.ClassDef) -> set[str]:
+    """Names a class defines: self./cls. attributes, methods, class-level names, slots."""
+    names: set[str] = set()
+    for node in ast.walk(cls):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in ("self", "cls")):
+            names.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            if any(isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets):
+                names |= {c.value for c in ast.walk(node.value)
+                          if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return names
+
+
+def test_no_object_touches_another_objects_private_attributes() -> None:
+    """`other._x` only inside the class that defines `_x`; modules' own names are fine.
+    The CLI is left out (argparse has no public introspection)."""
+    bad = []
+    for name, tree in _trees().items():
+        if name == "natsync.cli" or name.startswith("natsync.cli."):
+            continue
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported |= {a.asname or a.name for a in node.names}
+        module_names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+
+        def visit(node: ast.AST, allowed: set[str]) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    visit(child, allowed | _own_attributes(child))
+                    continue
+                if (isinstance(child, ast.Attribute) and child.attr.startswith("_")
+                        and not child.attr.startswith("__")):
+                    owner = child.value
+                    ok = ((isinstance(owner, ast.Name) and (owner.id in ("self", "cls")
+                                                           or owner.id in imported
+                                                           or owner.id in module_names))
+                          or (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+                              and owner.func.id == "super")
+                          or child.attr in allowed)
+                    if not ok:
+                        bad.append(f"{name}:{child.lineno} {ast.unparse(child)}")
+                visit(child, allowed)
+
+        visit(tree, set())
+    assert bad == [], "private attributes of other objects:\n" + "\n".join(bad)

@@ -552,14 +552,14 @@ def handshake_first_server(pki: PKI) -> Iterator[NatsServer]:
 def test_tls_with_context(tls_server: NatsServer, pki: PKI) -> None:
     with natsync.connect(tls_server.url, tls=pki.context()) as nc:
         assert nc.server_info.get("tls_required") is True
-        assert isinstance(nc._sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ssl.SSLSocket)
         roundtrip(nc)
 
 
 def test_tls_url_with_context(tls_server: NatsServer, pki: PKI) -> None:
     with natsync.connect(tls_url(tls_server), tls=pki.context()) as nc:
         assert nc.connected_url == tls_url(tls_server)
-        assert isinstance(nc._sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ssl.SSLSocket)
         roundtrip(nc)
 
 
@@ -581,10 +581,10 @@ def test_tls_true_uses_default_context(tls_server: NatsServer, pki: PKI,
 def test_tls_upgrade_on_optional_tls_server(optional_tls_server: NatsServer, pki: PKI) -> None:
     """A server with allow_non_tls offers TLS: tls= upgrades, no tls stays plain text."""
     with natsync.connect(optional_tls_server.url, tls=pki.context()) as nc:
-        assert isinstance(nc._sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ssl.SSLSocket)
         roundtrip(nc)
     with natsync.connect(optional_tls_server.url) as nc:
-        assert not isinstance(nc._sock, ssl.SSLSocket)
+        assert not isinstance(nc._life.session.sock, ssl.SSLSocket)
         roundtrip(nc)
 
 
@@ -625,14 +625,14 @@ def test_tls_handshake_first_with_fallback(pki: PKI) -> None:
         with natsync.connect(srv.url, tls=pki.context(), tls_handshake_first=True) as nc:
             roundtrip(nc)
         with natsync.connect(srv.url, tls=pki.context()) as nc:
-            assert isinstance(nc._sock, ssl.SSLSocket)
+            assert isinstance(nc._life.session.sock, ssl.SSLSocket)
             roundtrip(nc)
 
 
 def test_tls_handshake_first(handshake_first_server: NatsServer, pki: PKI) -> None:
     with natsync.connect(handshake_first_server.url, tls=pki.context(),
                          tls_handshake_first=True) as nc:
-        assert isinstance(nc._sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ssl.SSLSocket)
         roundtrip(nc)
 
 

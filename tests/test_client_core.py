@@ -554,7 +554,7 @@ def test_publish_backpressure_keeps_memory_bounded(connect: Connect) -> None:
     payload = b"x" * 1000
     for _ in range(5000):
         nc.publish("bp", payload)
-        assert len(nc._out) <= 64 * 1024 + 1100
+        assert nc._writer.buffered <= 64 * 1024 + 1100
     nc.flush()
 
 
@@ -618,14 +618,21 @@ def test_close_is_prompt_while_a_request_is_writing(shared_server: NatsServer) -
     nc = natsync.connect(shared_server.url)
     nc.subscribe("busy.svc", cb=lambda m: m.respond(b"ok"))
     nc.flush()
-    nc._sock = _SlowSendSocket(nc._sock, 0.5)  # type: ignore[assignment]
+    nc._writer._sock = _SlowSendSocket(nc._writer._sock, 0.5)  # type: ignore[assignment]
     outcome: list[BaseException] = []
     t = threading.Thread(target=lambda: _capture(outcome, lambda: nc.request("busy.svc", timeout=3)))
     t.start()
-    wait_for(lambda: nc._sending, 2, "the request's own write to start")
+    wait_for(lambda: nc._writer._sending, 2, "the request's own write to start")
     start = time.monotonic()
     nc.close()  # the flusher must not sleep on after the request's write ends
     elapsed = time.monotonic() - start
     t.join(5)
     assert elapsed < 2, f"close() took {elapsed:.2f}s"
     assert not natsync_threads()
+
+
+def test_a_client_composes_its_parts_rather_than_holding_their_state(client: natsync.Client) -> None:
+    """The Client holds its parts (writer, table, mux, lifecycle...), not their fields."""
+    client.subscribe("parts")
+    client.request_async("parts.none", b"", timeout=0.1)
+    assert len(vars(client)) <= 15, sorted(vars(client))

@@ -32,7 +32,7 @@ def test_request_no_mux_uses_its_own_inbox(connect: Connect) -> None:
     assert nc.request("nomux", b"", timeout=2, no_mux=True, reply="my.own.reply").data == b"ok"
     assert seen[1] == "my.own.reply"
     assert seen[0].startswith("_INBOX.") and seen[0].count(".") == 1  # not the muxed inbox
-    assert nc._resp_sid == 0  # the shared inbox was never created
+    assert nc._mux.sid == 0  # the shared inbox was never created
     assert len(nc._subs) == 0  # the dedicated subscriptions are gone
     with pytest.raises(NoRespondersError):
         nc.request("nobody.nomux", b"", timeout=2, no_mux=True)

@@ -112,7 +112,7 @@ def test_publish_between_drains_last_flush_and_close_is_sent(
     outcome: list[object] = []
     t = _held_publish(nc, outcome)
     assert gate.entered.wait(5)
-    real_flush = nc.flush
+    real_flush = nc._life.flush  # drain() flushes through the lifecycle
 
     def flush(timeout: float = 10) -> None:
         real_flush(timeout)
@@ -120,7 +120,7 @@ def test_publish_between_drains_last_flush_and_close_is_sent(
             gate.go.set()
             t.join(5)
 
-    monkeypatch.setattr(nc, "flush", flush)
+    monkeypatch.setattr(nc._life, "flush", flush)
     nc.drain()
     assert outcome == ["returned"]
     assert seen.settle(1) == 1

@@ -262,12 +262,11 @@ def test_options_cited_in_the_options_table_are_real() -> None:
 
 def test_client_members_cited_exist_on_client() -> None:
     """Every `nc.<name>` anywhere on the page is a method or property of natsync.Client."""
-    unconnected = natsync.Client("nats://127.0.0.1:4222", Options())  # no socket, no threads
     for _, _, cell in mapping_rows():
         for ref in spans(cell):
             if ref.startswith("nc."):
                 name = ref[3:].split("(")[0]
-                assert hasattr(unconnected, name), f"natsync.Client has no {name!r}"
+                assert hasattr(natsync.Client, name), f"natsync.Client has no {name!r}"
 
 
 @pytest.mark.parametrize("heading,expected", [

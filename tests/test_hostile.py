@@ -128,7 +128,7 @@ def test_protocol_error_reconnects_and_keeps_working(payload: bytes) -> None:
         wait_for(lambda: any(isinstance(e, ProtocolError) for e in errors), 5, "ProtocolError")
         wait_for(lambda: nc.is_connected and nc.stats["reconnects"] == 1, 5, "reconnect")
         nc.flush(timeout=2)  # the good connection answers
-        assert nc._reader.is_alive()
+        assert nc._life._reader_thread.is_alive()
     finally:
         nc.close()
         server.close()
@@ -191,7 +191,7 @@ def test_mutated_streams_never_break_the_client() -> None:
         sub = nc.subscribe("fuzz.>")
         wait_for(lambda: server.connections > rounds and nc.is_connected, 30, "all rounds")
         nc.flush(timeout=2)
-        assert nc._reader.is_alive() and nc._flusher.is_alive()
+        assert nc._life._reader_thread.is_alive() and nc._writer._thread.is_alive()
         unexpected = [e for e in errors
                       if not isinstance(e, (ProtocolError, natsync.errors.ServerError,
                                             natsync.errors.SlowConsumerError))]
@@ -221,7 +221,7 @@ def test_parser_memory_is_bounded_by_max_control_line() -> None:
     try:
         wait_for(lambda: any(isinstance(e, ProtocolError) for e in errors), 10, "ProtocolError")
         wait_for(lambda: nc.stats["reconnects"] >= 1, 5)
-        conn = nc._conn
+        conn = nc._life.session
         assert conn is not None and conn.parser.buffered <= nc.options.max_control_line
     finally:
         nc.close()

@@ -28,9 +28,7 @@ from natsync.protocol import (
     encode_pub,
     encode_sub,
     encode_unsub,
-    frame_start,
     outbound_frames,
-    publications,
 )
 
 HYPO = settings(max_examples=300, deadline=None,
@@ -691,25 +689,25 @@ def test_garbage_bound_is_meaningful() -> None:
 
 
 def test_encode_pub() -> None:
-    assert encode_pub("foo", b"hello") == b"PUB foo 5\r\nhello\r\n"
-    assert encode_pub("foo.bar", b"hello", "_INBOX.1") == b"PUB foo.bar _INBOX.1 5\r\nhello\r\n"
-    assert encode_pub("foo") == b"PUB foo 0\r\n\r\n"
-    assert encode_pub("foo", b"", "r") == b"PUB foo r 0\r\n\r\n"
-    assert encode_pub("foo", b"a\r\nb") == b"PUB foo 4\r\na\r\nb\r\n"
-    assert encode_pub("ü", b"x") == "PUB ü 1\r\nx\r\n".encode()
+    assert encode_pub(b"foo", b"hello") == b"PUB foo 5\r\nhello\r\n"
+    assert encode_pub(b"foo.bar", b"hello", b"_INBOX.1") == b"PUB foo.bar _INBOX.1 5\r\nhello\r\n"
+    assert encode_pub(b"foo") == b"PUB foo 0\r\n\r\n"
+    assert encode_pub(b"foo", b"", b"r") == b"PUB foo r 0\r\n\r\n"
+    assert encode_pub(b"foo", b"a\r\nb") == b"PUB foo 4\r\na\r\nb\r\n"
+    assert encode_pub("ü".encode(), b"x") == "PUB ü 1\r\nx\r\n".encode()
 
 
 def test_encode_hpub() -> None:
     hdr = b"NATS/1.0\r\nk: v\r\n\r\n"
     assert len(hdr) == 18
-    assert encode_pub("foo", b"hello", headers=hdr) == b"HPUB foo 18 23\r\n" + hdr + b"hello\r\n"
-    assert encode_pub("foo", b"hello", "r.1", hdr) == b"HPUB foo r.1 18 23\r\n" + hdr + b"hello\r\n"
-    assert encode_pub("foo", b"", headers=hdr) == b"HPUB foo 18 18\r\n" + hdr + b"\r\n"
+    assert encode_pub(b"foo", b"hello", headers=hdr) == b"HPUB foo 18 23\r\n" + hdr + b"hello\r\n"
+    assert encode_pub(b"foo", b"hello", b"r.1", hdr) == b"HPUB foo r.1 18 23\r\n" + hdr + b"hello\r\n"
+    assert encode_pub(b"foo", b"", headers=hdr) == b"HPUB foo 18 18\r\n" + hdr + b"\r\n"
 
 
 def test_encode_hpub_counts_bytes_not_characters() -> None:
     hdr = Headers({"Ünï": "cødé 中"}).encode()
-    frame = encode_pub("s", "€".encode(), headers=hdr)
+    frame = encode_pub(b"s", "€".encode(), headers=hdr)
     line, rest = frame.split(b"\r\n", 1)
     _, _, hl, total = line.split(b" ")
     assert int(hl) == len(hdr) and int(total) == len(hdr) + 3
@@ -751,7 +749,7 @@ def test_encode_connect_escapes() -> None:
 def test_encode_pub_frames_are_self_describing(subject: str, reply: str, payload: bytes,
                                                headers: Optional[Headers]) -> None:
     hdr = headers.encode() if headers is not None else None
-    frame = encode_pub(subject, payload, reply, hdr)
+    frame = encode_pub(subject.encode(), payload, reply.encode(), hdr)
     op = b"HPUB" if hdr is not None else b"PUB"
     assert list(outbound_frames(frame)) == [(op, 0, len(frame))]
     # The same frame, relabelled as the server would deliver it, parses back to the message.
@@ -770,15 +768,15 @@ FRAMES = [
     (b"CONNECT", encode_connect({"verbose": False, "name": "x"})),
     (b"PING", PING_FRAME),
     (b"SUB", encode_sub("foo.>", 1, "q")),
-    (b"PUB", encode_pub("foo", b"PUB x 3\r\nabc\r\n", "r")),
-    (b"HPUB", encode_pub("bar", b"\r\n\r\n", headers=HDR)),
+    (b"PUB", encode_pub(b"foo", b"PUB x 3\r\nabc\r\n", b"r")),
+    (b"HPUB", encode_pub(b"bar", b"\r\n\r\n", headers=HDR)),
     (b"UNSUB", encode_unsub(1, 10)),
-    (b"PUB", encode_pub("empty")),
+    (b"PUB", encode_pub(b"empty")),
     (b"PONG", PONG_FRAME),
-    (b"HPUB", encode_pub("h", b"", "rr", HDR)),
+    (b"HPUB", encode_pub(b"h", b"", b"rr", HDR)),
     (b"SUB", encode_sub("z", 2)),
     (b"UNSUB", encode_unsub(2)),
-    (b"PUB", encode_pub("last", bytes(range(256)))),
+    (b"PUB", encode_pub(b"last", bytes(range(256)))),
 ]
 BUFFER = b"".join(f for _, f in FRAMES)
 
@@ -814,42 +812,7 @@ def test_outbound_frames_on_cut_buffers() -> None:
             assert rest == [], cut
 
 
-def test_frame_start() -> None:
-    full = expected_frames()
-    for offset in range(len(BUFFER)):
-        start = next(s for _, s, e in full if s <= offset < e)
-        assert frame_start(BUFFER, offset) == start, offset
-    assert frame_start(BUFFER, len(BUFFER)) == len(BUFFER)
-    assert frame_start(BUFFER, len(BUFFER) + 100) == len(BUFFER)
-    assert frame_start(b"", 0) == 0
-
-
-def test_frame_start_on_cut_buffer() -> None:
-    full = expected_frames()
-    for cut in range(1, len(BUFFER)):
-        data = BUFFER[:cut]
-        partial = [s for _, s, e in full if s < cut < e]
-        expect = partial[0] if partial else cut
-        assert frame_start(data, cut) == expect, cut
-        assert frame_start(data, cut - 1) == next(s for _, s, e in full if s <= cut - 1 < e)
-
-
-def test_publications() -> None:
-    pubs = b"".join(f for op, f in FRAMES if op in (b"PUB", b"HPUB"))
-    assert publications(BUFFER) == pubs
-    assert publications(b"") == b""
-    assert publications(encode_sub("a", 1) + PING_FRAME) == b""
-
-
-def test_publications_on_cut_buffers() -> None:
-    full = expected_frames()
-    for cut in range(len(BUFFER) + 1):
-        keep = b"".join(BUFFER[s:e] for op, s, e in full if op in (b"PUB", b"HPUB") and e <= cut)
-        assert publications(BUFFER[:cut]) == keep, cut
-
-
-def test_publications_survive_payloads_that_look_like_frames() -> None:
-    evil = encode_pub("a", b"SUB x 1\r\nUNSUB 1\r\nPING\r\n")
+def test_outbound_frames_of_payloads_that_look_like_frames() -> None:
+    evil = encode_pub(b"a", b"SUB x 1\r\nUNSUB 1\r\nPING\r\n")
     data = encode_sub("x", 1) + evil + PING_FRAME
-    assert publications(data) == evil
     assert [op for op, _, _ in outbound_frames(data)] == [b"SUB", b"PUB", b"PING"]

@@ -598,7 +598,7 @@ def wnc(ws_server: WSServer) -> Iterator[natsync.Client]:
 
 def test_connect_pub_sub(ws_server: WSServer, wnc: natsync.Client) -> None:
     assert wnc.is_connected and wnc.connected_url == ws_server.url
-    assert isinstance(wnc._sock, ws.WebSocket)  # really the websocket transport
+    assert isinstance(wnc._life.session.sock, ws.WebSocket)  # really the websocket transport
     sub = wnc.subscribe("ws.hello")
     wnc.publish("ws.hello", b"over websocket")
     assert sub.next_msg(timeout=2).data == b"over websocket"
@@ -744,7 +744,7 @@ def test_reconnect_after_server_restart() -> None:
             nc.flush()
             srv.restart()
             assert back.wait(10), "no reconnect over websocket"
-            assert isinstance(nc._sock, ws.WebSocket)
+            assert isinstance(nc._life.session.sock, ws.WebSocket)
             nc.publish("ws.restart", b"again")
             assert sub.next_msg(timeout=3).data == b"again"  # subscription replayed
 
@@ -754,9 +754,9 @@ def test_force_reconnect_over_ws(ws_server: WSServer) -> None:
     with natsync.connect(ws_server.url, **FAST) as nc:
         sub = nc.subscribe("ws.force")
         nc.flush()
-        old = nc._sock
+        old = nc._life.session.sock
         nc.force_reconnect()
-        wait_for(lambda: nc.is_connected and nc._sock is not old, 5, "reconnect")
+        wait_for(lambda: nc.is_connected and nc._life.session.sock is not old, 5, "reconnect")
         nc.publish("ws.force", b"still here")
         assert sub.next_msg(timeout=3).data == b"still here"
 
@@ -822,7 +822,7 @@ def wss_server(pki: PKI) -> Iterator[WSServer]:
 def test_wss_with_trusted_ca(wss_server: WSServer, pki: PKI) -> None:
     url = f"wss://127.0.0.1:{wss_server.ws_port}"
     with natsync.connect(url, tls=pki.context()) as nc:
-        assert isinstance(nc._sock, ws.WebSocket) and isinstance(nc._sock.sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ws.WebSocket) and isinstance(nc._life.session.sock.sock, ssl.SSLSocket)
         sub = nc.subscribe("wss.x")
         blob = b"secret" * 50_000
         nc.publish("wss.x", blob)
@@ -838,7 +838,7 @@ def test_wss_with_tls_hostname(wss_server: WSServer, pki: PKI) -> None:
 
 def test_ws_url_with_tls_option_uses_tls(wss_server: WSServer, pki: PKI) -> None:
     with natsync.connect(f"ws://127.0.0.1:{wss_server.ws_port}", tls=pki.context()) as nc:
-        assert isinstance(nc._sock, ws.WebSocket) and isinstance(nc._sock.sock, ssl.SSLSocket)
+        assert isinstance(nc._life.session.sock, ws.WebSocket) and isinstance(nc._life.session.sock.sock, ssl.SSLSocket)
         nc.flush()
 
 

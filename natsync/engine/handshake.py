@@ -1,7 +1,8 @@
 """Opening one connection: TCP (and TLS), INFO, CONNECT, PING/PONG — on the calling thread.
 
-The result is a socket that has completed the handshake, the parser holding whatever
-arrived after the PONG, and the server's INFO. The client's threads take it from there.
+The result is a Session: a socket that has completed the handshake, the parser holding
+whatever arrived after the PONG, and the server's INFO. The client's threads take it
+from there.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from dataclasses import dataclass
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 from ..auth import connect_auth
 from ..debuglog import trace_received, trace_sent
@@ -29,19 +29,9 @@ from ..protocol import ERR, INFO, PING, PONG, PONG_FRAME, Event, Parser, encode_
 from ..servers import Server
 from ..version import __version__
 from ..websocket import upgrade as websocket_upgrade
+from .session import Session
 
 _RECV = 65536
-
-
-@dataclass
-class Connection:
-    """A socket past its handshake, with its parser and the server's INFO."""
-
-    sock: socket.socket
-    parser: Parser
-    info: dict[str, Any]
-    server: Server
-    leftover: list[Event]
 
 
 def default_tls_context() -> ssl.SSLContext:
@@ -186,7 +176,7 @@ def connect_options(opts: Options, srv: Server, info: dict[str, Any], tls: bool)
     return fields
 
 
-def open_connection(srv: Server, opts: Options) -> Connection:
+def open_session(srv: Server, opts: Options) -> Session:
     """Connect to `srv` and complete the handshake, or raise the reason it failed."""
     deadline = time.monotonic() + opts.connect_timeout
     try:
@@ -203,7 +193,7 @@ def open_connection(srv: Server, opts: Options) -> Connection:
 
 
 def _handshake(current: list[socket.socket], srv: Server, opts: Options,
-               deadline: float) -> Connection:
+               deadline: float) -> Session:
     raw = current[0]
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock: socket.socket = raw
@@ -256,7 +246,7 @@ def _handshake(current: list[socket.socket], srv: Server, opts: Options,
         elif op == PING:
             reader.send(PONG_FRAME)
     sock.settimeout(None)
-    return Connection(sock=sock, parser=parser, info=info, server=srv, leftover=reader.events)
+    return Session(sock, parser, info, srv, reader.events)
 
 
 def _websocket(current: list[socket.socket], srv: Server, opts: Options, deadline: float,
@@ -275,8 +265,3 @@ def _websocket(current: list[socket.socket], srv: Server, opts: Options, deadlin
     current.append(cast(socket.socket, ws))
     return cast(socket.socket, ws)
 
-
-def max_payload_of(info: dict[str, Any], default: int = 1024 * 1024) -> int:
-    """The server's max_payload (a missing or bad value falls back to the 1 MiB default)."""
-    value: Optional[Any] = info.get("max_payload")
-    return value if isinstance(value, int) and value > 0 else default

@@ -1,45 +1,45 @@
-"""The connection lifecycle: connect, reconnect through the server pool, lame duck, the
-PING timer, the connection callbacks, and close.
+"""The lifecycle: the connection's state, its sessions one after another, and its end.
 
-The reader thread (reader.py) runs the reconnect loop when a connection is lost; a
-reconnect installs the new socket with the subscriptions first, then what was published
-while disconnected. Every thread the client starts is joined by close().
+It connects through the dialer, installs each new session (the writer is attached to it
+with the subscriptions' SUBs first), runs the reader thread (read a session until it
+ends, then reconnect) and the PING timer, acts on INFO (cluster members, lame duck) and
+-ERR, and owns flush(), drain() and close(). Every thread the client starts is joined by
+close().
 """
 
 from __future__ import annotations
 
 import inspect
-import itertools
 import logging
-import os
-import queue
-import socket
 import threading
 import time
-import weakref
-from collections import deque
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
+from ..args import check_timeout
 from ..errors import (
-    AuthorizationError,
     ConnectionClosedError,
     ConnectionDrainingError,
-    Error,
-    ForkError,
+    DrainTimeoutError,
+    FlushTimeoutError,
     NoServersError,
-    StaleConnectionError,
-    TimeoutError,
-    UnexpectedEOF,
 )
+from ..msg import MsgContext
 from ..options import Options
-from ..protocol import PING_FRAME, encode_sub, encode_unsub, publications
-from ..servers import Server, ServerPool, servers_from, wait_before
-from ..subscription import Subscription
-from .handshake import Connection, max_payload_of, open_connection
-from .mux import ReplyMux, Waiter
+from ..servers import ServerPool
+from .callbacks import Callbacks
+from .dialer import Dialer, Opener
+from .fork import ForkGuard
+from .handshake import open_session
+from .mux import ReplyMux
+from .reader import Reader
+from .roles import mark_reader
+from .sender import Sender
+from .session import ForcedReconnect, Session
 from .states import CLOSED, CONNECTED, CONNECTING, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
-from .writer import Outbound
+from .subtable import SubTable
+from .waiter import Waiter
+from .writer import Writer
 
 log = logging.getLogger("natsync")
 
@@ -47,274 +47,231 @@ _JOIN_TIMEOUT = 5.0
 #: How long close() waits for the server to confirm it read the last frames.
 _CLOSE_CONFIRM_TIMEOUT = 1.0
 
-_live_clients: weakref.WeakSet[Lifecycle] = weakref.WeakSet()
 
+class Lifecycle:
+    """Keeps one client connected: state, sessions, the reader and PING threads, close."""
 
-def _after_fork_in_child() -> None:
-    for client in list(_live_clients):
-        client._forked = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class Lifecycle(Outbound):
-    """Connection state and the threads that keep a connection: the engine's core."""
-
-    def __init__(self, servers: Union[str, Sequence[str], None], options: Options) -> None:
-        super().__init__(options)
-        self._pool = ServerPool(servers_from(servers), randomize=not options.dont_randomize)
-        self._forked = False
-        self._conn: Optional[Connection] = None
-        self._server: Optional[Server] = None
-        self._server_info: dict[str, Any] = {}
+    def __init__(self, options: Options, pool: ServerPool, writer: Writer, sender: Sender,
+                 table: SubTable, mux: ReplyMux, callbacks: Callbacks, guard: ForkGuard,
+                 ctx: MsgContext, opener: Opener = open_session) -> None:
+        self._options = options
+        self._dialer = Dialer(pool, options, self._failed_attempt, callbacks.report_error,
+                              opener)
+        self._writer = writer
+        self._lock = writer.lock  # the engine lock: state, session and _held change under it
+        self._sender = sender
+        self._table = table
+        self._mux = mux
+        self._callbacks = callbacks
+        self._guard = guard
+        self.reader = Reader(table, mux, writer, ctx, callbacks.report_error, self._on_info,
+                             self._server_error, options.debug)
+        self._state = CONNECTING
+        self._session: Optional[Session] = None  # the latest session, live or ended
+        self._held: list[Waiter] = []  # flush() waiters while no session is live
         self._last_error: Optional[Exception] = None
-        self._lost_error: Optional[Exception] = None
-
-        self._subs: dict[int, Subscription] = {}
-        self._sid = itertools.count(1)
-        self._resp_sid = 0
-        self._resp_prefix = ""
-        self._resp_prefix_b = b""
-        self._mux = ReplyMux(self)
-
-        self._in_msgs = self._in_bytes = 0
-        self._reconnects = self._errors_received = 0
+        #: Successful reconnects so far.
+        self.reconnects = 0
         self._close_hooks: list[Callable[[], None]] = []
-        self._auth_index = 0
-        self._closed_event = threading.Event()
-        self._closed_done = threading.Event()
-        self._callbacks: queue.SimpleQueue[Optional[Callable[[], Any]]] = queue.SimpleQueue()
-        self._cb_thread = threading.Thread(target=self._run_callbacks,
-                                           name="natsync-callbacks", daemon=True)
-        self._reader = threading.Thread(target=self._read_forever, name="natsync-reader",
+        self._closing = threading.Event()
+        self._closed = threading.Event()
+        self._reader_thread = threading.Thread(target=self._run, name="natsync-reader",
+                                               daemon=True)
+        self._pinger = threading.Thread(target=self._ping_forever, name="natsync-pinger",
                                         daemon=True)
-        self._flusher = threading.Thread(target=self._flush_forever, name="natsync-flusher",
-                                         daemon=True)
-        _live_clients.add(self)
 
-    def _read_forever(self) -> None:
-        """The reader thread's body (reader.py)."""
-        raise NotImplementedError
+    # --- connecting ---------------------------------------------------------------------------
 
-    # --- connecting ------------------------------------------------------------------
-
-    def _connect(self) -> None:
-        """The first connection: try each server once; raise if none works."""
-        errors: list[Exception] = []
-        for _ in range(len(self._pool)):
-            srv = self._pool.next()
-            if srv is None:
-                break
-            srv.last_attempt = time.monotonic()
-            try:
-                conn = self._open(srv, first=True)
-            except Exception as exc:
-                log.debug("connect to %s failed: %s", srv.url, exc)
-                srv.reconnects += 1
-                errors.append(exc)
-                continue
-            srv.did_connect = True
-            srv.reconnects = 0
-            self._install(conn)
-            self._start_threads()
-            return
-        if self.options.retry_on_failed_connect and self.options.allow_reconnect:
-            with self._out_lock:
+    def connect(self) -> None:
+        """Open the first session and start the threads; raise if no server can be reached
+        (unless retry_on_failed_connect: then the reader thread keeps trying)."""
+        try:
+            session = self._dialer.connect()
+        except BaseException:
+            self._guard.release()
+            raise
+        if session is None:
+            with self._lock:
                 self._state = RECONNECTING
-            self._start_threads()
-            return
-        _live_clients.discard(self)
-        if not errors:
-            raise NoServersError()
-        # A credential or TLS problem is more useful than "no servers".
-        for failure in errors:
-            if not isinstance(failure, (OSError, TimeoutError, UnexpectedEOF)):
-                raise failure
-        raise NoServersError(f"nats: no servers available for connection "
-                             f"({errors[-1]})") from errors[-1]
+        else:
+            self._install(session)
+        self._callbacks.start()
+        self._writer.start()
+        self._reader_thread.start()
+        self._pinger.start()
 
-    def _open(self, srv: Server, first: bool) -> Connection:
-        """Handshake with `srv`. With a list of authenticators, the first connect tries each
-        in turn; reconnects start from the one that last worked and move on after a refusal."""
-        auths = self.options.authenticators()
-        if len(auths) <= 1:
-            return open_connection(srv, self.options)
-        tries = len(auths) if first else 1
-        for k in range(tries):
-            index = (self._auth_index + k) % len(auths)
-            try:
-                conn = open_connection(srv, replace(self.options, authenticator=auths[index]))
-            except AuthorizationError:
-                if k + 1 == tries:
-                    self._auth_index = (index + 1) % len(auths)
-                    raise
-                continue
-            self._auth_index = index
-            return conn
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _start_threads(self) -> None:
-        self._cb_thread.start()
-        self._flusher.start()
-        self._reader.start()
-
-    def _install(self, conn: Connection) -> None:
-        """Make `conn` the current connection: SUBs first, then the buffered publications."""
-        with self._out_lock:
-            while self._sending:  # the flusher is failing over the old socket's last write
-                self._room_cond.wait(0.05)
-            frames: list[bytes] = []
-            for sub in self._subs.values():
-                frames.append(encode_sub(sub.subject, sub.sid, sub.queue))
-                if sub._max:
-                    frames.append(encode_unsub(sub.sid, max(1, sub._max - sub._received)))
-            if self._resp_sid:
-                frames.append(encode_sub(self._resp_prefix + "*", self._resp_sid))
-            frames.append(publications(bytes(self._out)))
-            waiters = [w for w in self._pongs if w is not None and not w.abandoned]
-            self._pongs = deque(waiters)
-            frames.append(PING_FRAME * len(waiters))
-            self._out = bytearray(b"".join(frames))
-            self._conn = conn
-            self._sock = conn.sock
-            self._server = conn.server
-            self._server_info = conn.info
-            self._max_payload = max_payload_of(conn.info)
-            conn.parser.max_payload = max(conn.parser.max_payload, self._max_payload)
-            self._pings_out = 0
-            self._lost_error = None
+    def _install(self, session: Session) -> bool:
+        """Make `session` the current one: the writer sends its SUBs first, then what was
+        published meanwhile, then PINGs for the flush() calls waiting. False if closed."""
+        with self._lock:
+            if self._state == CLOSED:
+                session.close()
+                return False
+            subs = self._table.resubscribe() + self._mux.resubscribe()
+            pings = session.adopt(self._held)
+            self._held = []
+            self._writer.attach(session.sock, subs, pings, session.end)
+            self._session = session
+            self._sender.max_payload = session.max_payload
             if self._state in (CONNECTING, RECONNECTING):
                 self._state = CONNECTED
-            self._data_cond.notify_all()
-            self._room_cond.notify_all()
-        self._on_info(conn.info, initial=True)
+        self._on_info(session, session.info, initial=True)
+        return True
 
-    def _on_info(self, info: dict[str, Any], initial: bool) -> None:
+    def _run(self) -> None:
+        """The reader thread: read the session until it ends, then reconnect, until closed."""
+        mark_reader()
+        session = self._session
+        while True:
+            if session is not None:
+                err = self.reader.read(session)
+                if self._closing.is_set():
+                    return
+                self._lose(session, err)
+                if not self._options.allow_reconnect:
+                    self.close(err)
+                    return
+            try:
+                session = self._dialer.reconnect(self._closing)
+            except NoServersError as exc:
+                self.close(exc)
+                return
+            except InterruptedError:
+                return
+            if not self._install(session):
+                return
+            self.reconnects += 1
+            log.info("reconnected to %s", session.server.url)
+            if self._options.reconnected_cb is not None:
+                self._callbacks.schedule(self._options.reconnected_cb)
+
+    def _lose(self, session: Session, err: Exception) -> None:
+        """The session ended: keep its flush() waiters for the next one, stop writing to
+        it (once a write in progress is over), release the socket, tell the user."""
+        session.end(err)
+        with self._lock:
+            if self._state == CLOSED:
+                return
+            if self._state in (CONNECTED, CONNECTING):
+                self._state = RECONNECTING
+            self._held = session.take_waiters() + self._held
+        self._writer.detach()
+        session.close()
+        reason = session.ended or err
+        if not isinstance(reason, ForcedReconnect):
+            self._last_error = reason
+        log.info("disconnected from %s: %s", session.server.url, reason)
+        if self._options.disconnected_cb is not None:
+            self._callbacks.schedule(self._options.disconnected_cb)
+
+    def force_reconnect(self) -> None:
+        """End the current session; the reader thread reconnects (to the next server)."""
+        session = self._session
+        if session is not None and session.live:
+            session.end(ForcedReconnect())
+
+    # --- what the reader reports ----------------------------------------------------------------
+
+    def _on_info(self, session: Session, info: dict[str, Any], initial: bool = False) -> None:
         """Learn cluster members and lame-duck notices from INFO."""
+        if session is self._session:
+            self._sender.max_payload = session.max_payload
+        opts = self._options
+        pool = self._dialer.pool
         urls = info.get("connect_urls")
-        if isinstance(urls, list) and not self.options.ignore_discovered_servers:
-            scheme = self._server.scheme if self._server is not None else "nats"
-            with self._out_lock:
-                added = self._pool.add_discovered(urls, scheme, not self.options.dont_randomize)
-                deleted = self._pool.drop_discovered(urls, self._server) if urls else []
-            cb = self.options.discovered_server_cb
+        if isinstance(urls, list) and not opts.ignore_discovered_servers:
+            added = pool.add_discovered(urls, session.server.scheme, not opts.dont_randomize)
+            deleted = pool.drop_discovered(urls, session.server) if urls else []
+            cb = opts.discovered_server_cb
             if (added or deleted) and not initial and cb is not None:
                 change = ServersChanged(added=added, deleted=deleted)
                 if _takes_argument(cb):
-                    self._schedule(cb, change)
+                    self._callbacks.schedule(cb, change)
                 else:
-                    self._schedule(cb)
+                    self._callbacks.schedule(cb)
         if info.get("ldm"):
-            if self.options.lame_duck_mode_cb is not None:
-                self._schedule(self.options.lame_duck_mode_cb)
-            if len(self._pool) > 1:
+            if opts.lame_duck_mode_cb is not None:
+                self._callbacks.schedule(opts.lame_duck_mode_cb)
+            if len(pool) > 1:
                 # Move before the server evicts us; the reconnect skips to another server.
-                self._lose_socket(self._sock, None)
+                session.end(ForcedReconnect())
 
-    # --- losing and regaining the connection -----------------------------------------
+    def _server_error(self, err: Exception) -> None:
+        self._last_error = err
+        self._callbacks.report_error(err)
 
-    def _lose_socket(self, sock: Optional[socket.socket], err: Optional[Exception]) -> None:
-        """End the current connection (from any thread); the reader then reconnects."""
-        if sock is None or sock is not self._sock:
-            return
-        if self._lost_error is None:
-            self._lost_error = err or _ForcedReconnect()
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    def _failed_attempt(self, err: Exception) -> None:
+        """A reconnect attempt failed: the error is the client's last_error."""
+        self._last_error = err
 
-    def _lose_connection(self, conn: Connection, err: Exception) -> None:
-        with self._out_lock:
-            if self._state == CLOSED:
-                return
-            self._sock = None
-            if self._state in (CONNECTED, CONNECTING):
-                self._state = RECONNECTING
-            self._room_cond.notify_all()
-        try:
-            conn.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        with self._out_lock:
-            while self._sending:
-                self._room_cond.wait(0.05)
-        conn.sock.close()
-        if not isinstance(err, _ForcedReconnect):
-            self._last_error = err
-        log.info("disconnected from %s: %s", conn.server.url, err)
-        if self.options.disconnected_cb is not None:
-            self._schedule(self.options.disconnected_cb)
+    # --- PINGs and flush --------------------------------------------------------------------------
 
-    def _reconnect(self) -> Optional[Connection]:
-        """Cycle through the pool until a server accepts us; None when closing or out of servers."""
-        opts = self.options
-        attempt = 0
-        while not self._stopping:
-            with self._out_lock:
-                srv = self._pool.next()
-            if srv is None:
-                self._close(NoServersError())
-                return None
-            if 0 <= opts.max_reconnect_attempts <= srv.reconnects:
-                with self._out_lock:
-                    self._pool.remove(srv)
-                continue
-            if opts.reconnect_delay_handler is not None and srv.last_attempt:
-                delay = float(opts.reconnect_delay_handler(attempt))
+    def _ping_forever(self) -> None:
+        """The PING timer thread: every ping_interval, PING the server, or end the session
+        as stale when max_outstanding_pings went unanswered."""
+        interval = self._options.ping_interval
+        while not self._closing.wait(interval):
+            with self._lock:
+                session = self._session
+                if self._state != CONNECTED or session is None or not session.live:
+                    continue
+                frame = session.ping(self._options.max_outstanding_pings)
+                if frame is not None:
+                    self._writer.queue_control(frame)
+
+    def flush(self, timeout: float = 10) -> None:
+        """Block until the server has processed everything published so far (PING/PONG);
+        while reconnecting, wait for the next session within the same timeout."""
+        check_timeout(timeout)
+        self.check_usable()
+        waiter = Waiter()
+        with self._lock:
+            session = self._session
+            if session is not None and session.live:
+                self._writer.queue_control(session.add_waiter(waiter))
             else:
-                jitter = opts.reconnect_jitter_tls if (opts.tls or srv.wants_tls) else opts.reconnect_jitter
-                delay = wait_before(srv, opts.reconnect_time_wait, jitter)
-            if delay > 0 and self._closed_event.wait(delay):
-                return None
-            attempt += 1
-            srv.last_attempt = time.monotonic()
-            try:
-                conn = self._open(srv, first=False)
-            except AuthorizationError as exc:
-                self._last_error = exc
-                self._report_error(exc)
-                srv.reconnects += 1
-                srv.auth_errors += 1
-                if srv.auth_errors >= 2 and not opts.ignore_auth_error_abort:
-                    with self._out_lock:
-                        self._pool.remove(srv)
-                continue
-            except Exception as exc:
-                log.debug("reconnect to %s failed: %s", srv.url, exc)
-                self._last_error = exc
-                srv.reconnects += 1
-                continue
-            if self._stopping:
-                conn.sock.close()
-                return None
-            srv.reconnects = 0
-            srv.auth_errors = 0
-            srv.did_connect = True
-            self._install(conn)
-            self._reconnects += 1
-            log.info("reconnected to %s", srv.url)
-            if opts.reconnected_cb is not None:
-                self._schedule(opts.reconnected_cb)
-            return conn
-        return None
+                self._held.append(waiter)
+        if not waiter.wait(timeout):
+            waiter.abandoned = True
+            raise FlushTimeoutError()
+        if waiter.error is not None:
+            raise waiter.error
 
-    def _ping_due(self) -> None:
-        """Send the periodic PING, or declare the connection stale. Holds `_out_lock`."""
-        if self._state != CONNECTED or self._sock is None:
+    # --- drain and close --------------------------------------------------------------------------
+
+    def drain(self, timeout: Optional[float]) -> None:
+        """Unsubscribe everything, let callbacks finish what arrived, flush, then close;
+        DrainTimeoutError (after closing) past `timeout` (drain_timeout)."""
+        self.check_usable()
+        check_timeout(timeout)
+        deadline = time.monotonic() + (self._options.drain_timeout if timeout is None else timeout)
+        with self._lock:
+            if self._state in (DRAINING_SUBS, DRAINING_PUBS):
+                raise ConnectionDrainingError()
+            connected = self._state == CONNECTED
+            if connected:
+                self._state = DRAINING_SUBS
+                queues = self._table.start_drain()
+        if not connected:
+            self.close(None)
             return
-        if self._pings_out >= self.options.max_outstanding_pings:
-            self._lose_socket(self._sock, StaleConnectionError())
-            return
-        self._pings_out += 1
-        self._pongs.append(None)
-        self._out += PING_FRAME
+        try:
+            self.flush(_remaining(deadline))
+            if not self._table.end_drained(queues, deadline):
+                raise DrainTimeoutError()
+            with self._lock:
+                if self._state == DRAINING_SUBS:
+                    self._state = DRAINING_PUBS
+            self.flush(_remaining(deadline))
+        except FlushTimeoutError:
+            self.close(DrainTimeoutError())
+            raise DrainTimeoutError() from None
+        except DrainTimeoutError as exc:
+            self.close(exc)
+            raise
+        self.close(None)
 
-    # --- closing -----------------------------------------------------------------------
-
-    def _close(self, reason: Optional[Exception]) -> None:
+    def close(self, reason: Optional[Exception]) -> None:
         """Stop accepting, send what was accepted, confirm the server read it, then stop.
 
         The PING queued behind the last frames makes the server's PONG proof that it has
@@ -322,102 +279,94 @@ class Lifecycle(Outbound):
         input may cause cannot destroy messages still in the server's receive buffer.
         """
         confirm: Optional[Waiter] = None
-        with self._out_lock:
-            if self._state == CLOSED:
-                already = True
-            else:
-                already = False
+        on_reader = threading.current_thread() is self._reader_thread
+        with self._lock:
+            already = self._state == CLOSED
+            if not already:
                 self._state = CLOSED
-                self._stopping = True
+                self._writer.close()
                 if reason is not None:
                     self._last_error = reason
-                if self._sock is not None and threading.current_thread() is not self._reader:
+                session = self._session
+                if session is not None and session.live and not on_reader:
                     confirm = Waiter()
-                    self._pongs.append(confirm)
-                    self._out += PING_FRAME
-                self._data_cond.notify_all()
-                self._room_cond.notify_all()
+                    self._writer.queue_control(session.add_waiter(confirm))
         if already:
-            if threading.current_thread() not in self._own_threads():
-                self._closed_done.wait(_JOIN_TIMEOUT)
+            if not self._own_thread():
+                self._closed.wait(_JOIN_TIMEOUT)
             return
-        self._closed_event.set()
-        _join(self._flusher)
-        if confirm is not None and self._reader.is_alive():
+        self._closing.set()
+        self._writer.stop()
+        if confirm is not None and self._reader_thread.is_alive():
             confirm.wait(_CLOSE_CONFIRM_TIMEOUT)
-        sock = self._sock
-        self._sock = None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        _join(self._reader)
-        if sock is not None:
-            sock.close()
+        session = self._session
+        if session is not None:
+            session.end(ConnectionClosedError())
+        _join(self._reader_thread)
+        _join(self._pinger)
         closed = ConnectionClosedError()
-        while self._pongs:
-            w = self._pongs.popleft()
-            if w is not None:
-                w.fail(closed)
-        self._mux.fail_all(ConnectionClosedError())
-        self._mux.stop()
-        with self._out_lock:
-            subs = list(self._subs.values())
-            self._subs.clear()
-        for sub in subs:
-            sub._end(ConnectionClosedError())
-        for sub in subs:
-            sub._join(_JOIN_TIMEOUT)
+        with self._lock:
+            waiters = self._held + (session.take_waiters() if session is not None else [])
+            self._held = []
+        if session is not None:
+            session.close()
+        for waiter in waiters:
+            waiter.fail(closed)
+        self._mux.close(closed)
+        self._table.close()
         for hook in list(self._close_hooks):
             try:
                 hook()
             except Exception:
                 log.exception("natsync: a close hook raised")
-        if self.options.closed_cb is not None:
-            self._schedule(self.options.closed_cb)
-        self._callbacks.put(None)
-        _join(self._cb_thread)
-        _live_clients.discard(self)
-        self._closed_done.set()
+        if self._options.closed_cb is not None:
+            self._callbacks.schedule(self._options.closed_cb)
+        self._callbacks.stop()
+        self._guard.release()
+        self._closed.set()
 
-    def _own_threads(self) -> list[threading.Thread]:
-        return [self._reader, self._flusher, self._cb_thread]
+    def _own_thread(self) -> bool:
+        """Whether the caller is one of the threads close() joins."""
+        return (threading.current_thread() in (self._reader_thread, self._pinger)
+                or self._writer.is_current() or self._callbacks.is_current())
 
-    # --- callbacks, errors and checks ---------------------------------------------------
+    def wait_closed(self, timeout: Optional[float]) -> bool:
+        """Block until closed; False if still open after `timeout` seconds."""
+        return self._closed.wait(timeout)
 
-    def _schedule(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._callbacks.put(lambda: fn(*args))
+    def add_close_hook(self, hook: Callable[[], None]) -> None:
+        self._close_hooks.append(hook)
 
-    def _report_error(self, err: Exception) -> None:
-        """Hand an asynchronous error to error_cb (or the log when there is none)."""
-        if self.options.error_cb is not None:
-            self._schedule(self.options.error_cb, err)
-        else:
-            log.error("natsync: %s", err)
+    def remove_close_hook(self, hook: Callable[[], None]) -> None:
+        try:
+            self._close_hooks.remove(hook)
+        except ValueError:
+            pass
 
-    def _run_callbacks(self) -> None:
-        while True:
-            fn = self._callbacks.get()
-            if fn is None:
-                return
-            try:
-                fn()
-            except Exception:
-                log.exception("natsync: a connection callback raised")
+    # --- state ------------------------------------------------------------------------------------
 
-    def _check_fork(self) -> None:
-        if self._forked:
-            raise ForkError(_FORK_MESSAGE)
+    @property
+    def state(self) -> str:
+        return self._state
 
-    def _check_usable(self) -> None:
-        if self._forked:
-            raise ForkError(_FORK_MESSAGE)
+    @property
+    def session(self) -> Optional[Session]:
+        """The latest session (check `live`), None before the first one."""
+        return self._session
+
+    @property
+    def last_error(self) -> Optional[Exception]:
+        return self._last_error
+
+    def check_usable(self) -> None:
+        """ForkError in a forked child, ConnectionClosedError once closed."""
+        self._guard.check()
         if self._state == CLOSED:
             raise ConnectionClosedError()
 
-    def _check_requestable(self) -> None:
-        self._check_usable()
+    def check_requestable(self) -> None:
+        """check_usable, and ConnectionDrainingError while draining."""
+        self.check_usable()
         if self._state in (DRAINING_SUBS, DRAINING_PUBS):
             raise ConnectionDrainingError()
 
@@ -441,20 +390,10 @@ def _takes_argument(fn: Callable[..., Any]) -> bool:
     return True
 
 
-class _ForcedReconnect(Error):
-    """The connection was dropped on purpose (force_reconnect, lame duck)."""
-
-    def __init__(self) -> None:
-        super().__init__("nats: reconnect requested")
-
-
-_FORK_MESSAGE = ("nats: this client was created in another process; connections do not "
-                 "survive fork(). Create the client in the child (e.g. in gunicorn's "
-                 "post_fork hook or Celery's worker_process_init signal)")
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _join(thread: threading.Thread) -> None:
     if thread.is_alive() and thread is not threading.current_thread():
         thread.join(_JOIN_TIMEOUT)
-
-

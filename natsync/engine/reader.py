@@ -1,13 +1,14 @@
-"""The reader thread: parse what the socket gives, hand it over, never run user code.
+"""The reader: parse what a session's socket gives and hand it over; never run user code.
 
 Messages reach their subscriptions in batches (one lock per subscription per socket
-read), replies go to the reply mux, PINGs are answered, INFO and -ERR are acted on. When
-the connection ends, the same thread runs the reconnect loop (lifecycle.py).
+read), replies go to the reply mux, PINGs are answered and PONGs given to the session;
+INFO and -ERR go to the lifecycle through two callbacks. `read` returns when the session
+ends, with the reason; the lifecycle's thread then reconnects and calls it again.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from ..debuglog import trace_received
 from ..errors import (
@@ -18,65 +19,69 @@ from ..errors import (
     UnexpectedEOF,
     server_error,
 )
-from ..msg import Msg
+from ..msg import Msg, MsgContext
 from ..protocol import ERR, INFO, MSG, PING, PONG, PONG_FRAME, Event
-from ..subscription import Subscription
-from .handshake import Connection, max_payload_of
-from .lifecycle import Lifecycle
+from .mux import ReplyMux
+from .session import Session
+from .subqueue import SubQueue
+from .subtable import SubTable
+from .writer import Writer
 
 _RECV_SIZE = 256 * 1024
 
 
-class Reader(Lifecycle):
-    """The inbound half of the engine. Its `self` is always a Client (the Msgs it makes
-    hold their client, for respond() and acks)."""
+class Reader:
+    """Turns one session's bytes into deliveries; the counters of what came in."""
 
-    def _read_forever(self) -> None:
-        conn = self._conn
-        while not self._stopping:
-            if conn is not None:
-                err = self._read(conn)
-                if self._stopping:
-                    break
-                self._lose_connection(conn, err)
-                if not self.options.allow_reconnect:
-                    self._close(err)
-                    return
-            conn = self._reconnect()
-            if conn is None:
-                return
+    def __init__(self, table: SubTable, mux: ReplyMux, writer: Writer, ctx: MsgContext,
+                 report_error: Callable[[Exception], None],
+                 on_info: Callable[[Session, dict[str, Any]], None],
+                 on_server_error: Callable[[Exception], None], debug: bool) -> None:
+        self._table = table
+        self._subs = table.by_sid
+        self._mux = mux
+        self._writer = writer
+        self._ctx = ctx
+        self._report_error = report_error  # to error_cb
+        self._on_info = on_info  # INFO after the handshake: cluster changes, lame duck
+        self._on_server_error = on_server_error  # -ERR: recorded as last_error, reported
+        self._debug = debug
+        #: What came in: messages, payload bytes, and -ERRs (nats-py's counters).
+        self.in_msgs = 0
+        self.in_bytes = 0
+        self.errors_received = 0
 
-    def _read(self, conn: Connection) -> Exception:
-        """Read and process until the connection fails; return why it did."""
-        sock = conn.sock
-        feed = conn.parser.feed
-        debug = self.options.debug
+    def read(self, session: Session) -> Exception:
+        """Read and process until the session ends; return why it did."""
+        sock = session.sock
+        feed = session.parser.feed
+        debug = self._debug
         mux = self._mux
         try:
-            if conn.leftover:
-                self._process(conn.leftover)
-                conn.leftover = []
+            if session.leftover:
+                self._process(session, session.leftover)
+                session.leftover = []
             while True:
                 data = sock.recv(_RECV_SIZE)
                 if not data:
-                    return self._lost_error or UnexpectedEOF()
+                    return session.ended or UnexpectedEOF()
                 events = feed(data)
                 if debug:
                     trace_received(events)
-                self._process(events)
+                self._process(session, events)
                 if mux.ready:
                     mux.wake_one()
-                if self._lost_error is not None:
-                    return self._lost_error
+                if session.ended is not None:
+                    return session.ended
         except ProtocolError as exc:
             self._report_error(exc)
             return exc
-        except _ConnectionEnded as ended:
+        except _SessionEnded as ended:
             return ended.error
         except OSError as exc:
-            return self._lost_error or exc
+            return session.ended or exc
 
-    def _process(self, events: list[Event]) -> None:
+    def _process(self, session: Session, events: list[Event]) -> None:
         """Hand a batch of events to their subscriptions and waiters, in stream order.
 
         Messages are grouped per subscription, and each group is delivered before any
@@ -84,8 +89,9 @@ class Reader(Lifecycle):
         messages the server sent before it.
         """
         subs = self._subs
-        batch: Optional[dict[Subscription, list[Msg]]] = None
-        last: Optional[Subscription] = None  # consecutive messages usually share a sub
+        ctx = self._ctx
+        batch: Optional[dict[SubQueue, list[Msg]]] = None
+        last: Optional[SubQueue] = None  # consecutive messages usually share a sub
         group: list[Msg] = []
         nmsgs = nbytes = 0
         for ev in events:
@@ -96,10 +102,10 @@ class Reader(Lifecycle):
                 nbytes += len(payload)
                 sub = subs.get(sid)
                 if sub is None:
-                    if sid == self._resp_sid:
-                        self._deliver_reply(ev)
+                    if sid == self._mux.sid:
+                        self._mux.deliver(ev[2], Msg(ctx, ev[2], ev[3], payload, ev[5]))
                     continue
-                msg = Msg(self, ev[2], ev[3], payload, ev[5])  # type: ignore[arg-type]
+                msg = Msg(ctx, ev[2], ev[3], payload, ev[5])
                 if sub is last:
                     group.append(msg)
                     continue
@@ -112,75 +118,53 @@ class Reader(Lifecycle):
                 last, group = sub, found
             else:
                 if batch is not None:
-                    self._deliver_batch(batch)
+                    self._deliver(batch)
                     batch = last = None
-                self._control(ev)
+                self._control(session, ev)
         if nmsgs:
-            self._in_msgs += nmsgs
-            self._in_bytes += nbytes
+            self.in_msgs += nmsgs
+            self.in_bytes += nbytes
         if batch is not None:
-            self._deliver_batch(batch)
+            self._deliver(batch)
 
-    def _deliver_batch(self, batch: dict[Subscription, list[Msg]]) -> None:
+    def _deliver(self, batch: dict[SubQueue, list[Msg]]) -> None:
         for sub, msgs in batch.items():
-            dropped, new_episode = sub._deliver(msgs)
+            dropped, new_episode = sub.deliver(msgs)
             if new_episode:
                 self._report_error(SlowConsumerError(sub.subject, sub.sid, dropped))
-            if sub._ended is not None:
-                with self._out_lock:
-                    if self._subs.get(sub.sid) is sub:
-                        del self._subs[sub.sid]
+            if sub.ended is not None:
+                self._table.remove(sub)
 
-    def _deliver_reply(self, ev: Event) -> None:
-        subject: str = ev[2]
-        msg = Msg(self, subject, ev[3], ev[4], ev[5])  # type: ignore[arg-type]  # self is the Client
-        self._mux.deliver(subject[len(self._resp_prefix):], msg)
-
-    def _control(self, ev: Event) -> None:
+    def _control(self, session: Session, ev: Event) -> None:
         op = ev[0]
         if op == PING:
-            self._write(PONG_FRAME)
+            self._writer.control(PONG_FRAME)
         elif op == PONG:
-            self._pings_out = 0
-            if self._pongs:
-                waiter = self._pongs.popleft()
-                if waiter is not None:
-                    waiter.deliver(True)
+            session.pong()
         elif op == INFO:
-            self._server_info = ev[1]
-            self._max_payload = max_payload_of(ev[1])
-            self._on_info(ev[1], initial=False)
+            session.update_info(ev[1])
+            self._on_info(session, ev[1])
         elif op == ERR:
-            self._on_err(ev[1])
+            self._server_error(ev[1])
 
-    def _on_err(self, text: str) -> None:
-        self._errors_received += 1
+    def _server_error(self, text: str) -> None:
+        """-ERR: a refused subscription ends only that subscription; anything else ends
+        the session."""
+        self.errors_received += 1
         err = server_error(text)
-        self._last_error = err
+        self._on_server_error(err)
         if isinstance(err, PermissionsError):
-            self._report_error(err)
             if err.operation == "subscription":
-                self._end_subs_on(err)
+                self._table.end_denied(err)
             return
-        self._report_error(err)
         if "stale connection" in text.lower():
-            raise _ConnectionEnded(StaleConnectionError())
-        raise _ConnectionEnded(err)
-
-    def _end_subs_on(self, err: PermissionsError) -> None:
-        with self._out_lock:
-            hit = [s for s in self._subs.values() if s.subject == err.subject]
-            for sub in hit:
-                del self._subs[sub.sid]
-        for sub in hit:
-            sub._end(err, clean=False)
+            raise _SessionEnded(StaleConnectionError())
+        raise _SessionEnded(err)
 
 
-class _ConnectionEnded(Exception):
-    """Raised inside the reader when a server -ERR ends the connection."""
+class _SessionEnded(Exception):
+    """Raised inside the reader when a server -ERR ends the session."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
-
-

@@ -1,11 +1,14 @@
-"""The outbound buffer and its writers: many publishers append, one thread at a time sends.
+"""The writer: the outbound frames, the flusher thread that sends them, and backpressure.
 
-Publishers append whole frames under one lock (`_out_lock`, which also guards the
-subscription table and the connection state, so a reconnect can rebuild the buffer
-atomically). Whoever holds the `_sending` token writes: the flusher thread, or a lone
-request()/respond() inline, saving a thread hop. A write cut mid-frame is put back from
-the frame's start. Backpressure: past `pending_size` bytes a publisher waits (up to
-`flush_timeout`) for the writer, or fails at once while disconnected.
+Publishers append whole frames under the engine lock (`Writer.lock`, which also guards
+the subscription table, the lifecycle's state and the current session, so a reconnect
+rebuilds the outbound frames atomically). Whoever holds the send token writes: the
+flusher thread, or a lone request()/respond() inline, saving a thread hop. Frames stay
+separate objects until they are sent, tagged user (PUB/HPUB, plain bytes) or control
+(`Control`: SUB, UNSUB, PING, PONG), so a failed write puts back the frames the kernel
+did not take, and a new session keeps the user frames and drops the old control ones,
+without parsing anything. Past `pending_size` bytes a publisher waits (up to
+`flush_timeout`) for the flusher, or fails at once while no socket is attached.
 """
 
 from __future__ import annotations
@@ -13,192 +16,241 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections import deque
-from typing import Optional
+from typing import Callable, Optional
 
 from ..debuglog import trace_sent
-from ..errors import ConnectionClosedError, MaxPayloadError, OutboundBufferLimitError, TimeoutError
-from ..headers import HeadersLike, encode_headers
-from ..options import Options
-from ..protocol import frame_start
-from .mux import Waiter
-from .states import CLOSED, CONNECTING
+from ..errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
+
+_JOIN_TIMEOUT = 5.0
+
+#: What the writer calls when a write fails: the session it was attached for ends.
+FailureHandler = Callable[[Exception], None]
 
 
-class Outbound:
-    """The outbound half of the engine; the lifecycle below the Client drives it."""
+class Control(bytes):
+    """A control frame (SUB, UNSUB, PING, PONG): it belongs to one session, and a new
+    session is given its own in the preamble of `attach`."""
 
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        self._state = CONNECTING
-        self._sock: Optional[socket.socket] = None   # the socket writes go to, None when down
-        self._max_payload = 1024 * 1024
-        self._out = bytearray()
-        self._pending_size = options.pending_size
-        self._out_lock = threading.Lock()
-        self._data_cond = threading.Condition(self._out_lock)   # the flusher waits here
-        self._room_cond = threading.Condition(self._out_lock)   # publishers and reconnects
-        self._flusher_idle = False
+    __slots__ = ()
+
+
+class Writer:
+    """The outbound frames of one client, across every session it has."""
+
+    def __init__(self, pending_size: int, flush_timeout: Optional[float], debug: bool) -> None:
+        #: The engine lock; see the module docstring for everything it guards.
+        self.lock = threading.Lock()
+        self._frames: list[bytes] = []
+        self._size = 0  # bytes in _frames
+        self._limit = pending_size
+        self._flush_timeout = flush_timeout
+        self._debug = debug
+        self._data = threading.Condition(self.lock)  # the flusher waits here
+        self._room = threading.Condition(self.lock)  # publishers, detach and stop wait here
+        self._sock: Optional[socket.socket] = None
+        self._on_failure: Optional[FailureHandler] = None
+        self._sending = False  # the send token
+        self._idle = False  # the flusher is waiting for frames
         self._room_waiters = 0
-        self._sending = False
-        self._stopping = False
-        self._pongs: deque[Optional[Waiter]] = deque()  # one per PING in flight, in order
-        self._pings_out = 0
-        self._out_msgs = self._out_bytes = 0
+        self._closed = False  # user frames are refused
+        self._stopping = False  # the flusher ends once nothing is left to send
+        #: Messages and payload bytes accepted (nats-py's out_msgs/out_bytes).
+        self.out_msgs = 0
+        self.out_bytes = 0
+        self._thread = threading.Thread(target=self._run, name="natsync-flusher", daemon=True)
 
-    # --- provided by the lifecycle ---------------------------------------------------
+    # --- publishers ----------------------------------------------------------------------
 
-    def _ping_due(self) -> None:
-        """Send the periodic PING or declare the connection stale (holds `_out_lock`)."""
-        raise NotImplementedError
-
-    def _lose_socket(self, sock: Optional[socket.socket], err: Optional[Exception]) -> None:
-        """End the connection `sock` belongs to, because writing to it failed."""
-        raise NotImplementedError
-
-    # --- the flusher thread and the writers -------------------------------------------
-
-    def _flush_forever(self) -> None:
-        interval = self.options.ping_interval
-        next_ping = time.monotonic() + interval
-        while True:
-            with self._out_lock:
-                while not self._out or self._sock is None or self._sending:
-                    if self._stopping and not self._sending:
-                        self._room_cond.notify_all()
-                        return
-                    self._flusher_idle = True
-                    self._data_cond.wait(max(0.0, next_ping - time.monotonic()))
-                    self._flusher_idle = False
-                    if time.monotonic() >= next_ping:
-                        next_ping = time.monotonic() + interval
-                        self._ping_due()
-                data = self._out
-                self._out = bytearray()
-                sock = self._sock
-                self._sending = True
-                if self._room_waiters:
-                    self._room_cond.notify_all()
-            self._send(sock, data)
-            if time.monotonic() >= next_ping:
-                next_ping = time.monotonic() + interval
-                with self._out_lock:
-                    self._ping_due()
-
-    def _send(self, sock: socket.socket, data: bytearray) -> None:
-        """Write `data` (the caller holds the `_sending` token); on failure put back what
-        the kernel did not take, from the start of the frame it cut, and drop the socket."""
-        sent = 0
-        if self.options.debug:
-            trace_sent(bytes(data))
-        try:
-            view = memoryview(data)
-            while sent < len(data):
-                sent += sock.send(view[sent:])
-        except OSError as exc:
-            with self._out_lock:
-                self._out[0:0] = data[frame_start(bytes(data), sent):]
-            self._lose_socket(sock, exc)
-        finally:
-            with self._out_lock:
-                self._sending = False
-                self._room_cond.notify_all()
-                if (self._out or self._stopping) and self._flusher_idle:
-                    self._data_cond.notify()
-
-    def _enqueue_now(self, frame: bytes, n: int, alone: bool = True) -> None:
-        """Like `_enqueue`, but write at once on this thread when nobody is writing.
-
-        Used by request() and respond(), where a hop to the flusher thread would add
-        latency; the `_sending` token keeps every write in buffer order. With `alone`
-        False (other requests are in flight) the frame is left to the flusher: many
-        threads' requests then share one send, and none pays a syscall and the GIL
-        hand-offs around it.
-        """
-        with self._out_lock:
-            if self._state is CLOSED:  # checked under the lock: see _enqueue
+    def publish(self, frame: bytes, n: int, wake: bool = True) -> None:
+        """Append a message frame (with `n` payload bytes), waiting for room if the buffer
+        is full. Raises ConnectionClosedError once the client is closing: checked under
+        the lock close() takes, so a frame is either sent or refused, never dropped."""
+        with self.lock:
+            if self._closed:
                 raise ConnectionClosedError()
-            if len(self._out) >= self._pending_size:
+            if self._size >= self._limit:
                 self._wait_for_room()
-            self._out += frame
-            self._out_msgs += 1
-            self._out_bytes += n
+            self._frames.append(frame)
+            self._size += len(frame)
+            self.out_msgs += 1
+            self.out_bytes += n
+            if wake and self._idle:
+                self._data.notify()
+
+    def publish_now(self, frame: bytes, n: int, alone: bool = True) -> None:
+        """Like `publish`, but write at once on this thread when nobody else is writing.
+
+        Used by request() and respond(), where a hop to the flusher would add latency;
+        the send token keeps every write in frame order. With `alone` False (other
+        requests are in flight) the frame is left to the flusher, so many threads'
+        frames share one send and none pays a syscall and the GIL hand-offs around it.
+        """
+        self.publish(frame, n, wake=False)
+        with self.lock:
             sock = self._sock
-            if self._sending or sock is None or not alone:
-                if self._flusher_idle:
-                    self._data_cond.notify()
+            if self._sending or sock is None or not alone or not self._frames:
+                if self._idle and self._frames:
+                    self._data.notify()
                 return
-            data = self._out
-            self._out = bytearray()
-            self._sending = True
-        self._send(sock, data)
+            batch = self._take()
+            on_failure = self._on_failure
+        self._send(sock, batch, on_failure)
 
-    def _write(self, frame: bytes) -> None:
-        """Queue a control frame (no backpressure: these are small and must not wait)."""
-        with self._out_lock:
-            self._out += frame
-            if self._flusher_idle:
-                self._data_cond.notify()
+    def control(self, frame: bytes) -> None:
+        """Queue a control frame (no backpressure: they are small and must not wait)."""
+        with self.lock:
+            self.queue_control(frame)
 
-    def _frame(self, subj: bytes, reply: bytes, payload: bytes,
-               headers: Optional[HeadersLike]) -> bytes:
-        """A PUB or HPUB frame, checked against the server's max_payload."""
-        n = len(payload)
-        if headers is None:
-            if n > self._max_payload:
-                raise MaxPayloadError(f"nats: payload of {n} bytes exceeds the server's "
-                                      f"max_payload of {self._max_payload}")
-            if reply:
-                return b"PUB %b %b %d\r\n%b\r\n" % (subj, reply, n, payload)
-            return b"PUB %b %d\r\n%b\r\n" % (subj, n, payload)
-        hdr = encode_headers(headers)
-        hl = len(hdr)
-        if hl + n > self._max_payload:
-            raise MaxPayloadError(f"nats: message of {hl + n} bytes (headers included) "
-                                  f"exceeds the server's max_payload of {self._max_payload}")
-        if reply:
-            return b"HPUB %b %b %d %d\r\n%b%b\r\n" % (subj, reply, hl, hl + n, hdr, payload)
-        return b"HPUB %b %d %d\r\n%b%b\r\n" % (subj, hl, hl + n, hdr, payload)
-
-    def _enqueue(self, frame: bytes, n: int) -> None:
-        """Append a message frame to the outbound buffer, waiting for room if it is full.
-
-        The CLOSED check is repeated here, under the lock close() takes to stop the
-        flusher: a frame appended after that would return normally and never be sent.
-        """
-        with self._out_lock:
-            if self._state is CLOSED:
-                raise ConnectionClosedError()
-            if len(self._out) >= self._pending_size:
-                self._wait_for_room()
-            self._out += frame
-            self._out_msgs += 1
-            self._out_bytes += n
-            if self._flusher_idle:
-                self._data_cond.notify()
+    def queue_control(self, frame: bytes) -> None:
+        """`control` for a caller that holds the lock (to change other state with it)."""
+        self._frames.append(Control(frame))
+        self._size += len(frame)
+        if self._idle:
+            self._data.notify()
 
     def _wait_for_room(self) -> None:
-        """Block until the flusher has taken the buffer (holds `_out_lock`)."""
-        limit = self._pending_size
-        timeout = self.options.flush_timeout
+        """Block until the flusher has taken the frames (holds the lock)."""
+        limit = self._limit
+        timeout = self._flush_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         self._room_waiters += 1
         try:
-            while len(self._out) >= limit:
-                if self._state == CLOSED:
+            while self._size >= limit:
+                if self._closed:
                     raise ConnectionClosedError()
                 if self._sock is None:
                     raise OutboundBufferLimitError(
                         f"nats: outbound buffer limit of {limit} bytes (pending_size) exceeded "
                         "while disconnected")
                 if deadline is None:
-                    self._room_cond.wait(1.0)
+                    self._room.wait()
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError("nats: timed out waiting for room in the outbound "
                                            "buffer (flush_timeout)")
-                    self._room_cond.wait(remaining)
+                    self._room.wait(remaining)
         finally:
             self._room_waiters -= 1
 
+    # --- sessions ------------------------------------------------------------------------
+
+    def attach(self, sock: socket.socket, before: list[bytes], after: list[bytes],
+               on_failure: FailureHandler) -> None:
+        """Send to `sock` from now on: the control frames `before` (the new session's SUBs),
+        the user frames kept from before, then `after` (PINGs of flush() calls waiting);
+        the last session's control frames are dropped. The caller holds the lock, having
+        built the frames under it. `on_failure` is told of a failed write."""
+        frames: list[bytes] = [Control(f) for f in before]
+        frames += [f for f in self._frames if type(f) is not Control]
+        frames += [Control(f) for f in after]
+        self._frames = frames
+        self._size = sum(map(len, frames))
+        self._sock = sock
+        self._on_failure = on_failure
+        self._data.notify_all()
+        self._room.notify_all()
+
+    def detach(self) -> None:
+        """Stop sending (the session ended); returns once a write in progress has failed
+        or finished, its unsent frames put back. Frames published meanwhile are kept for
+        the next session, up to `pending_size`."""
+        with self.lock:
+            self._sock = None
+            self._on_failure = None
+            while self._sending:
+                self._room.wait()
+            self._room.notify_all()  # publishers waiting for room now fail fast
+
+    @property
+    def attached(self) -> bool:
+        return self._sock is not None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes waiting to be sent."""
+        return self._size
+
+    # --- the flusher thread --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Refuse user frames from now on (the caller holds the lock)."""
+        self._closed = True
+        self._room.notify_all()
+
+    def stop(self) -> None:
+        """Send what is left (while a socket is attached), then end the flusher thread."""
+        with self.lock:
+            self._closed = self._stopping = True
+            self._data.notify_all()
+            self._room.notify_all()
+        thread = self._thread
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(_JOIN_TIMEOUT)
+
+    def is_current(self) -> bool:
+        """Whether the caller is the flusher thread."""
+        return threading.current_thread() is self._thread
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                while not self._frames or self._sock is None or self._sending:
+                    if self._stopping and not self._sending:
+                        self._room.notify_all()
+                        return
+                    self._idle = True
+                    self._data.wait()
+                    self._idle = False
+                sock = self._sock
+                on_failure = self._on_failure
+                batch = self._take()
+            self._send(sock, batch, on_failure)
+
+    def _take(self) -> list[bytes]:
+        """Take every frame and the send token (holds the lock)."""
+        batch = self._frames
+        self._frames = []
+        self._size = 0
+        self._sending = True
+        if self._room_waiters:
+            self._room.notify_all()
+        return batch
+
+    def _send(self, sock: socket.socket, batch: list[bytes],
+              on_failure: Optional[FailureHandler]) -> None:
+        """Write `batch` (holding the send token); on failure put back the frames the
+        kernel did not take whole, and end the session."""
+        data = b"".join(batch)
+        sent = 0
+        if self._debug:
+            trace_sent(data)
+        try:
+            view = memoryview(data)
+            while sent < len(data):
+                sent += sock.send(view[sent:])
+        except OSError as exc:
+            unsent = _unsent(batch, sent)
+            with self.lock:
+                self._frames[0:0] = unsent
+                self._size += sum(map(len, unsent))
+            if on_failure is not None:
+                on_failure(exc)
+        finally:
+            with self.lock:
+                self._sending = False
+                self._room.notify_all()
+                if (self._frames or self._stopping) and self._idle:
+                    self._data.notify()
+
+
+def _unsent(batch: list[bytes], sent: int) -> list[bytes]:
+    """The frames of `batch` from the one a write of `sent` bytes cut (or did not reach)."""
+    for i, frame in enumerate(batch):
+        if sent < len(frame):
+            return batch[i:]
+        sent -= len(frame)
+    return []
