@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent / "natsync"
 SUBSYSTEMS = ("js", "kv", "obs", "micro", "contrib")
@@ -169,6 +170,25 @@ def _own_attributes(cls: ast.ClassDef) -> set[str]:
     return names
 
 
+def _private_uses(node: ast.AST, allowed: set[str], known: set[str]) -> Iterator[ast.Attribute]:
+    """`x._y` under `node` where `x` is not self/cls/super()/a module-level name and `_y`
+    is not defined by an enclosing class."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef):
+            yield from _private_uses(child, allowed | _own_attributes(child), known)
+            continue
+        if (isinstance(child, ast.Attribute) and child.attr.startswith("_")
+                and not child.attr.startswith("__")):
+            owner = child.value
+            ok = ((isinstance(owner, ast.Name) and (owner.id in ("self", "cls") or owner.id in known))
+                  or (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+                      and owner.func.id == "super")
+                  or child.attr in allowed)
+            if not ok:
+                yield child
+        yield from _private_uses(child, allowed, known)
+
+
 def test_no_object_touches_another_objects_private_attributes() -> None:
     """`other._x` only inside the class that defines `_x`; modules' own names are fine.
     The CLI is left out (argparse has no public introspection)."""
@@ -176,31 +196,12 @@ def test_no_object_touches_another_objects_private_attributes() -> None:
     for name, tree in _trees().items():
         if name == "natsync.cli" or name.startswith("natsync.cli."):
             continue
-        imported: set[str] = set()
+        known = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+                known |= {(a.asname or a.name).split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom):
-                imported |= {a.asname or a.name for a in node.names}
-        module_names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-
-        def visit(node: ast.AST, allowed: set[str]) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.ClassDef):
-                    visit(child, allowed | _own_attributes(child))
-                    continue
-                if (isinstance(child, ast.Attribute) and child.attr.startswith("_")
-                        and not child.attr.startswith("__")):
-                    owner = child.value
-                    ok = ((isinstance(owner, ast.Name) and (owner.id in ("self", "cls")
-                                                           or owner.id in imported
-                                                           or owner.id in module_names))
-                          or (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
-                              and owner.func.id == "super")
-                          or child.attr in allowed)
-                    if not ok:
-                        bad.append(f"{name}:{child.lineno} {ast.unparse(child)}")
-                visit(child, allowed)
-
-        visit(tree, set())
+                known |= {a.asname or a.name for a in node.names}
+        bad += [f"{name}:{use.lineno} {ast.unparse(use)}"
+                for use in _private_uses(tree, set(), known)]
     assert bad == [], "private attributes of other objects:\n" + "\n".join(bad)
