@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -198,9 +198,22 @@ def test_wait_next_times_out_and_wakes_on_delivery_and_end() -> None:
 # --- the reply mux ----------------------------------------------------------------------------
 
 
+MUXES: list[ReplyMux] = []
+
+
 def make_mux() -> tuple[ReplyMux, Writer]:
     table, w, _ = make_table()
-    return ReplyMux(w, Sender(w, ForkGuard()), table.next_sid, "_INBOX"), w
+    mux = ReplyMux(w, Sender(w, ForkGuard()), table.next_sid, "_INBOX")
+    MUXES.append(mux)
+    return mux, w
+
+
+@pytest.fixture(autouse=True)
+def close_muxes() -> Iterator[None]:
+    """Stop every mux's timer thread (started by request_async) after each test."""
+    yield
+    while MUXES:
+        MUXES.pop().close(ConnectionClosedError())
 
 
 def reply_for(mux: ReplyMux, w: Writer, data: bytes, headers: Optional[Headers] = None) -> None:

@@ -68,9 +68,9 @@ def test_publish_now_writes_on_the_calling_thread(
     ours, peer = pair
     w = Writer(1 << 20, None, False)  # the flusher is never started: only inline writes
     attach(w, ours)
-    w.publish_now(b"PUB r 1\r\nx\r\n", 1)
+    w.publish(b"PUB r 1\r\nx\r\n", 1, now=True)
     assert read_exactly(peer, 12) == b"PUB r 1\r\nx\r\n"
-    w.publish_now(b"PUB r 1\r\ny\r\n", 1, alone=False)  # left for the (absent) flusher
+    w.publish(b"PUB r 1\r\ny\r\n", 1, now=True, alone=False)  # left for the (absent) flusher
     peer.settimeout(0.2)
     with pytest.raises(socket.timeout):
         peer.recv(100)

@@ -156,7 +156,7 @@ class ReplyMux:
         token = self.register(waiter)
         try:
             frame = self._sender.frame(subj, self._prefix_b + token.encode(), payload, headers)
-            self._writer.publish_now(frame, len(payload), len(self.table) == 1)
+            self._writer.publish(frame, len(payload), True, len(self.table) == 1)
             woken = waiter.wait(timeout)
             if not woken:
                 waiter.abandoned = True

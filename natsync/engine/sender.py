@@ -43,19 +43,15 @@ class Sender:
     def publish(self, subj: bytes, payload: bytes, reply: bytes,
                 headers: Optional[HeadersLike], now: bool = False) -> None:
         """Queue a message for the flusher, or with `now` write it on this thread when
-        nobody else is writing (see Writer.publish_now)."""
-        frame = self.frame(subj, reply, payload, headers)
-        if now:
-            self._writer.publish_now(frame, len(payload))
-        else:
-            self._writer.publish(frame, len(payload))
+        nobody else is writing (see Writer.publish)."""
+        self._writer.publish(self.frame(subj, reply, payload, headers), len(payload), now)
 
     def respond(self, reply: str, payload: bytes, headers: Optional[HeadersLike]) -> None:
         """Publish a reply, written at once on this thread when nobody else is writing
-        (a replier waits for no flusher; see Writer.publish_now)."""
+        (a replier waits for no flusher; see Writer.publish)."""
         if self._guard.forked:
             self._guard.check()
         if type(payload) is not bytes:
             payload = payload_bytes(payload)
-        self._writer.publish_now(self.frame(publish_subject(reply), b"", payload, headers),
-                                 len(payload))
+        self._writer.publish(self.frame(publish_subject(reply), b"", payload, headers),
+                             len(payload), now=True)

@@ -37,7 +37,8 @@ class Session:
         parser.max_payload = max(parser.max_payload, self.max_payload)
         self._pongs: deque[Optional[Waiter]] = deque()  # one per PING in flight, in order
         self._pings_out = 0
-        self._ended: Optional[Exception] = None
+        #: Why the session ended (None while it is live); set by `end` alone.
+        self.ended: Optional[Exception] = None
 
     # --- PINGs and PONGs -----------------------------------------------------------------
 
@@ -88,8 +89,8 @@ class Session:
     def end(self, reason: Exception) -> None:
         """End the session from any thread: keep the first reason, and shut the socket
         down so the reader's recv returns and the writer's send fails."""
-        if self._ended is None:
-            self._ended = reason
+        if self.ended is None:
+            self.ended = reason
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -97,19 +98,14 @@ class Session:
 
     @property
     def live(self) -> bool:
-        return self._ended is None
-
-    @property
-    def ended(self) -> Optional[Exception]:
-        """Why the session ended (None while it is live)."""
-        return self._ended
+        return self.ended is None
 
     def close(self) -> None:
         """Release the socket (after the reader has stopped reading it)."""
         self.sock.close()
 
     def __repr__(self) -> str:
-        state = "live" if self._ended is None else f"ended: {self._ended}"
+        state = "live" if self.ended is None else f"ended: {self.ended}"
         return f"<Session {self.server.url} {state}>"
 
 

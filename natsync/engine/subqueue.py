@@ -251,7 +251,7 @@ class SubQueue:
             try:
                 for msg in batch:
                     # Unlocked reads and writes: this thread is the only writer of _delivered.
-                    if isinstance(self.ended, Unsubscribed):
+                    if self.ended is not None and isinstance(self.ended, Unsubscribed):
                         break  # unsubscribe() discards what is queued, this batch included
                     self._delivered += 1
                     try:

@@ -61,39 +61,31 @@ class Writer:
 
     # --- publishers ----------------------------------------------------------------------
 
-    def publish(self, frame: bytes, n: int, wake: bool = True) -> None:
+    def publish(self, frame: bytes, n: int, now: bool = False, alone: bool = True) -> None:
         """Append a message frame (with `n` payload bytes), waiting for room if the buffer
         is full. Raises ConnectionClosedError once the client is closing: checked under
-        the lock close() takes, so a frame is either sent or refused, never dropped."""
+        the lock close() takes, so a frame is either sent or refused, never dropped.
+
+        With `now`, write at once on this thread when nobody else is writing: request()
+        and respond() save a hop to the flusher that way, and the send token keeps every
+        write in frame order. With `alone` False (other requests are in flight) the frame
+        is left to the flusher even then, so many threads' frames share one send and none
+        pays a syscall and the GIL hand-offs around it.
+        """
         with self.lock:
-            if self._closed:
-                raise ConnectionClosedError()
-            if self._size >= self._limit:
-                self._wait_for_room()
+            if self._closed or self._size >= self._limit:
+                self._admit()
             self._frames.append(frame)
             self._size += len(frame)
             self.out_msgs += 1
             self.out_bytes += n
-            if wake and self._idle:
-                self._data.notify()
-
-    def publish_now(self, frame: bytes, n: int, alone: bool = True) -> None:
-        """Like `publish`, but write at once on this thread when nobody else is writing.
-
-        Used by request() and respond(), where a hop to the flusher would add latency;
-        the send token keeps every write in frame order. With `alone` False (other
-        requests are in flight) the frame is left to the flusher, so many threads'
-        frames share one send and none pays a syscall and the GIL hand-offs around it.
-        """
-        self.publish(frame, n, wake=False)
-        with self.lock:
-            sock = self._sock
-            if self._sending or sock is None or not alone or not self._frames:
-                if self._idle and self._frames:
+            if now and alone and not self._sending and self._sock is not None:
+                sock, on_failure = self._sock, self._on_failure
+                batch = self._take()
+            else:
+                if self._idle:
                     self._data.notify()
                 return
-            batch = self._take()
-            on_failure = self._on_failure
         self._send(sock, batch, on_failure)
 
     def control(self, frame: bytes) -> None:
@@ -108,14 +100,15 @@ class Writer:
         if self._idle:
             self._data.notify()
 
-    def _wait_for_room(self) -> None:
-        """Block until the flusher has taken the frames (holds the lock)."""
+    def _admit(self) -> None:
+        """Refuse a frame once closed, or block until the flusher has taken the frames
+        (holds the lock)."""
         limit = self._limit
         timeout = self._flush_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         self._room_waiters += 1
         try:
-            while self._size >= limit:
+            while self._closed or self._size >= limit:
                 if self._closed:
                     raise ConnectionClosedError()
                 if self._sock is None:
@@ -224,7 +217,7 @@ class Writer:
               on_failure: Optional[FailureHandler]) -> None:
         """Write `batch` (holding the send token); on failure put back the frames the
         kernel did not take whole, and end the session."""
-        data = b"".join(batch)
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
         sent = 0
         if self._debug:
             trace_sent(data)
