@@ -105,7 +105,7 @@ class NatsCluster(Scoped):
                 return self
             except ServerStartError:
                 port_taken = any(
-                    b"address already in use" in s._log_bytes().lower() for s in self.servers
+                    "address already in use" in s.log_text().lower() for s in self.servers
                 )
                 if attempt + 1 < attempts and port_taken:
                     self.close()
