@@ -81,7 +81,7 @@ class PullSubscription:
     def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, sub: Subscription,
                  inbox: str, ephemeral: bool, config: Optional[api.ConsumerConfig] = None) -> None:
         self._jsm = jsm
-        self._nc = jsm._nc
+        self._nc = jsm.nc
         self.stream = stream
         self.consumer = consumer
         self._sub = sub

@@ -45,7 +45,7 @@ class PushSubscription:
                  ack_none: bool, ordered_config: Optional[api.ConsumerConfig] = None,
                  heartbeat: Optional[float] = None) -> None:
         self._jsm = jsm
-        self._nc = jsm._nc
+        self._nc = jsm.nc
         self.stream = stream
         self.consumer = consumer
         self.queue = queue
