@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from ..msg import Msg
@@ -13,6 +11,7 @@ from .api import EndpointInfo, EndpointStats
 from .dispatch import Dispatcher
 from .errors import HandlerError
 from .request import Request
+from .stats import EndpointTally, RequestRecord
 
 if TYPE_CHECKING:
     from .service import Service
@@ -48,11 +47,7 @@ class Endpoint:
         self.metadata = metadata
         self.max_concurrency = max_concurrency
         self._handler = handler
-        self._lock = threading.Lock()
-        self._num_requests = 0
-        self._num_errors = 0
-        self._last_error = ""
-        self._processing_time = 0
+        self._tally = EndpointTally()
         self._dispatcher = dispatcher
         dispatcher.start(subject, queue_group, self._handle)
 
@@ -60,32 +55,21 @@ class Endpoint:
 
     def _handle(self, msg: Msg) -> None:
         """Run the handler; an exception becomes an error reply; record the statistics."""
-        req = Request(msg, self._record)
+        record = RequestRecord(self._tally)
+        req = Request(msg, record)
         try:
             self._handler(req)
         except HandlerError as exc:
-            self._answer_error(req, exc.code, exc.description, exc.data, exc)
+            self._answer_error(req, record, exc.code, exc.description, exc.data, exc)
         except Exception as exc:
             description = _one_line(str(exc)) or type(exc).__name__
             log.error("natsync.micro: handler of endpoint %r failed on %r", self.name,
                       msg.subject, exc_info=True)
-            self._answer_error(req, "500", description, b"", None)
-        self._record(req)
+            self._answer_error(req, record, "500", description, b"", None)
+        record.count()
 
-    def _record(self, req: Request) -> None:
-        """Count a request once (at its reply, or when the handler returns), and its error."""
-        with self._lock:
-            if not req._counted:
-                req._counted = True
-                self._num_requests += 1
-                self._processing_time += time.perf_counter_ns() - req._start
-            if req._error is not None and not req._error_counted:
-                req._error_counted = True
-                self._num_errors += 1
-                self._last_error = req._error
-
-    def _answer_error(self, req: Request, code: str, description: str, data: bytes,
-                      exc: Optional[HandlerError]) -> None:
+    def _answer_error(self, req: Request, record: RequestRecord, code: str, description: str,
+                      data: bytes, exc: Optional[HandlerError]) -> None:
         """Reply with a service error unless the handler already answered; record it."""
         if not req.responded and req.reply:
             try:
@@ -94,19 +78,13 @@ class Endpoint:
             except Exception as err:  # a closed connection, a bad header value...
                 log.warning("natsync.micro: could not send the error reply of endpoint %r: %s",
                             self.name, err)
-        req._error = f"{code}:{description}"
+        record.error = f"{code}:{description}"
 
     # --- statistics -----------------------------------------------------------------------
 
     def stats(self) -> EndpointStats:
         """A snapshot of this endpoint's statistics (without stats-handler data)."""
-        with self._lock:
-            n = self._num_requests
-            total = self._processing_time
-            return EndpointStats(
-                name=self.name, subject=self.subject, queue_group=self.queue_group,
-                num_requests=n, num_errors=self._num_errors, last_error=self._last_error,
-                processing_time=total, average_processing_time=total // n if n else 0)
+        return self._tally.snapshot(self.name, self.subject, self.queue_group)
 
     def info(self) -> EndpointInfo:
         """What `$SRV.INFO` says about this endpoint."""
@@ -116,11 +94,7 @@ class Endpoint:
 
     def reset(self) -> None:
         """Zero the statistics."""
-        with self._lock:
-            self._num_requests = 0
-            self._num_errors = 0
-            self._last_error = ""
-            self._processing_time = 0
+        self._tally.reset()
 
     @property
     def subscription(self) -> Optional[Subscription]:
