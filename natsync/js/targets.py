@@ -13,10 +13,12 @@ import logging
 from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 
 from ..errors import ConnectionClosedError
+from ..headers import Headers
 from ..msg import Msg
 from ..nuid import next_nuid
 from . import api
 from .errors import NotFoundError
+from .metadata import Metadata
 from .pull import next_subject
 
 if TYPE_CHECKING:
@@ -27,6 +29,29 @@ log = logging.getLogger("natsync.js")
 #: Turns the config of an ordered consumer about to be (re-)created, and the stream
 #: sequence last handed out, into the config to create it with.
 Resume = Callable[[api.ConsumerConfig, int], api.ConsumerConfig]
+
+
+class Delivered:
+    """How far an ordered consumer (pull or push) got: what it last handed out."""
+
+    def __init__(self) -> None:
+        self.consumer_seq = 0  # on the current server-side consumer; 0 again once re-created
+        self.stream_seq = 0
+
+    def in_order(self, meta: Metadata) -> bool:
+        """Take the message of `meta` if it is the next delivery (True); False if one went
+        missing."""
+        seq = meta.sequence
+        if seq.consumer != self.consumer_seq + 1:
+            return False
+        self.consumer_seq = seq.consumer
+        self.stream_seq = seq.stream
+        return True
+
+    def missed(self, heartbeat: Optional[Headers]) -> bool:
+        """Whether an idle heartbeat's headers say a delivery never arrived."""
+        last = heartbeat.get("Nats-Last-Consumer") if heartbeat is not None else None
+        return last is not None and last.isdigit() and int(last) > self.consumer_seq
 
 
 class PullTarget(Protocol):
@@ -101,8 +126,7 @@ class OrderedTarget:
         self._inactive = inactive_threshold
         self._resume = resume
         self._recreate_pending = False  # the last re-create failed; retried before a pull
-        self._stream_seq = 0  # last stream sequence handed to the user
-        self._consumer_seq = 0  # last consumer sequence seen on the current consumer
+        self._delivered = Delivered()
         self.name = self._create()
         self.next_subject = next_subject(jsm.prefix, stream, self.name)
 
@@ -117,21 +141,21 @@ class OrderedTarget:
                 cfg = cfg.evolve(filter_subject=self._filters[0])
             else:
                 cfg = cfg.evolve(filter_subjects=list(self._filters))
-        if self._stream_seq:
+        if self._delivered.stream_seq:
             cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                             opt_start_seq=self._stream_seq + 1)
+                             opt_start_seq=self._delivered.stream_seq + 1)
         elif self._opt_start_seq:
             cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
                              opt_start_seq=self._opt_start_seq)
         elif self._deliver_policy is not None:
             cfg = cfg.evolve(deliver_policy=self._deliver_policy)
         if self._resume is not None:
-            cfg = self._resume(cfg, self._stream_seq)
+            cfg = self._resume(cfg, self._delivered.stream_seq)
         return cfg
 
     def _create(self) -> str:
         self._serial += 1
-        self._consumer_seq = 0
+        self._delivered.consumer_seq = 0
         info = self._jsm.add_consumer(self._stream, self._config())
         return info.name or ""
 
@@ -157,18 +181,14 @@ class OrderedTarget:
         meta = msg.metadata
         if meta.consumer != self.name:  # still queued from a consumer already replaced: drop
             return None
-        if meta.sequence.consumer != self._consumer_seq + 1:
+        if not self._delivered.in_order(meta):
             self._reset()
             return None
-        self._consumer_seq = meta.sequence.consumer
-        self._stream_seq = meta.sequence.stream
         return msg
 
     def check_heartbeat(self, msg: Msg) -> None:
         """Re-create if the heartbeat says a delivery never arrived."""
-        h = msg.headers
-        last = h.get("Nats-Last-Consumer") if h is not None else None
-        if last is not None and last.isdigit() and int(last) > self._consumer_seq:
+        if self._delivered.missed(msg.headers):
             self._reset()
 
     def after_reconnect(self) -> None:
