@@ -39,18 +39,18 @@ class NUID:
             digits.append(_DIGITS[rem])
         return prefix + "".join(digits)
 
+    def reseed_after_fork(self) -> None:
+        """In a forked child: start afresh, for a child must not repeat its parent's ids
+        (its inboxes would get their replies), with a new lock (another thread may have
+        held this one at fork time)."""
+        self._lock = threading.Lock()
+        self._reset()
+
 
 _global = NUID()
 
-
-def _reseed_in_child() -> None:
-    """A forked child must not repeat its parent's ids: its inboxes would get their replies."""
-    _global._lock = threading.Lock()  # another thread may have held it at fork time
-    _global._reset()
-
-
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed_in_child)
+    os.register_at_fork(after_in_child=_global.reseed_after_fork)
 
 
 def next_nuid() -> str:

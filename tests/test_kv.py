@@ -584,7 +584,7 @@ def test_watch_resumes_after_forced_reconnect(nats_url: str) -> None:
 def test_watch_recovers_consumer_lost_to_inactivity(kv: KeyValue) -> None:
     w = kv.watch(inactive_threshold=1.0)
     assert w.updates(timeout=5) is None
-    consumer = w._consumer.name
+    consumer = w._target.name
     time.sleep(3)  # no pulls: the server deletes the consumer
     assert consumer not in kv._js.consumer_names("KV_test")
     r = kv.put("late", b"1")
@@ -602,7 +602,7 @@ def test_watch_survives_missed_heartbeats(nats_server: Any, nats_url: str) -> No
         assert w.updates(timeout=5) is None
         r1 = kv.put("k", b"1")
         assert (w.updates(timeout=5) or Entry("", "", b"", 0)).revision == r1
-        before = w._consumer.name
+        before = w._target.name
         nats_server.pause()
         resume = threading.Timer(2.0, nats_server.resume)
         resume.start()
@@ -611,7 +611,7 @@ def test_watch_survives_missed_heartbeats(nats_server: Any, nats_url: str) -> No
                 w.updates(timeout=1.5)  # heartbeats missed while the server is frozen
         finally:
             resume.join(10)
-        assert w._consumer.name != before  # re-created from the next revision
+        assert w._target.name != before  # re-created from the next revision
         r2 = kv.put("k", b"2")
         e = w.updates(timeout=40)
         assert e is not None and e.revision == r2

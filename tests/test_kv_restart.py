@@ -31,7 +31,7 @@ def test_watch_every_revision_across_server_restart(mode: str) -> None:
                 pkv.put(f"k.{i % KEYS}", b"%d" % i)
             w = kv.watchall(include_history=mode == "include_history",
                             updates_only=mode == "updates_only")
-            first_consumer = w._consumer.name
+            first_consumer = w._target.name
             acked: dict[int, bytes] = {}
             failed: list[int] = []
             done = threading.Event()
@@ -82,7 +82,7 @@ def test_watch_every_revision_across_server_restart(mode: str) -> None:
                         break
             t.join(30)
             r.join(30)
-            assert w._consumer.name != first_consumer  # the watch resumed on a new consumer
+            assert w._target.name != first_consumer  # the watch resumed on a new consumer
             w.stop()
             assert done.is_set()
             assert wnc.stats["reconnects"] >= 1 and pnc.stats["reconnects"] >= 1

@@ -13,7 +13,8 @@ from .stream import STORAGE
 from .tree import command, group
 
 if TYPE_CHECKING:
-    from ..kv import BucketStatus, Entry, KeyValue, KeyValueManager
+    from ..js.context import JetStreamContext
+    from ..kv import BucketStatus, Entry, KeyValue
     from .connection import Session
     from .tree import Subparsers
 
@@ -99,7 +100,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="only keys matching these filters (* and >)")
 
 
-def manager(session: Session) -> KeyValueManager:
+def manager(session: Session) -> JetStreamContext:
     """The session's JetStream context, which has the Key-Value methods."""
     return session.js()
 

@@ -59,6 +59,8 @@ class ProcessClient:
         self._signal_pid = 0  # the process this holder installed its SIGTERM handler in
         self.connections_made = 0  # in this process
         _holders.append(self)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
 
     def _settings(self) -> tuple[Servers, Mapping[str, Any]]:
         """The servers and options, read (and checked) from the loader on first need."""
@@ -137,19 +139,12 @@ class ProcessClient:
         return on_sigterm
 
 
-def _forget_parent_clients() -> None:
-    for holder in list(_holders):
-        holder._after_fork()
-
-
 def _drain_all() -> None:
     """At interpreter exit: drain every holder's client made in this process."""
     for holder in list(_holders):
         holder.close()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_parent_clients)
 atexit.register(_drain_all)
 
 __all__ = ["SIGTERM_AUTO", "SIGTERM_CHAIN", "SIGTERM_OFF", "ProcessClient"]

@@ -5,9 +5,8 @@ new batch when fewer than half of the requested messages are still due, uses idl
 heartbeats to notice a server that stopped answering, and re-issues its pulls by itself
 after a reconnect or a server restart. `consume(cb)` runs the same loop on its own thread.
 
-An ordered consumer (ADR-17) is an ephemeral, unacknowledged consumer that is re-created
-from the next expected stream sequence whenever a delivery is missing, so the caller sees
-every message once and in order.
+Both send their pulls to the consumer's target (js/targets.py): a fixed server-side
+consumer, or for an ordered consumer (ADR-17) one re-created on any gap.
 """
 
 from __future__ import annotations
@@ -21,14 +20,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from ..errors import BadArgumentError, BadSubscriptionError, ConnectionClosedError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
-from ..nuid import next_nuid
 from ..subscription import Subscription
 from . import api
-from .errors import BadPullRequestError, ConsumerDeletedError, HeartbeatMissedError, NotFoundError
+from .errors import BadPullRequestError, ConsumerDeletedError, HeartbeatMissedError
 from .priority import PIN_MISMATCH, PriorityRequest, pin_of, priority_request
-from .pull import PullSubscription, pull_request
+from .pull import PullSubscription, next_subject, pull_request
+from .targets import FixedTarget, OrderedTarget, PullTarget
 
 if TYPE_CHECKING:
+    from ..client import Client
     from .manager import JetStreamManager
 
 log = logging.getLogger("natsync.js")
@@ -46,22 +46,22 @@ class MessageStream:
     block) to end it; iteration then stops after what was already delivered.
     """
 
-    def __init__(self, consumer: Consumer, max_messages: int, expires: float,
+    def __init__(self, nc: Client, target: PullTarget, max_messages: int, expires: float,
                  heartbeat: Optional[float], max_bytes: Optional[int] = None,
                  priority: Optional[PriorityRequest] = None) -> None:
         if max_messages < 1:
             raise BadArgumentError(f"max_messages must be at least 1, got {max_messages!r}")
         if expires < 1:
             raise BadArgumentError(f"expires must be at least 1 second, got {expires!r}")
-        self._consumer = consumer
-        self._nc = consumer._jsm._nc
+        self._target = target
+        self._nc = nc
         self._max = max_messages
         self._max_bytes = max_bytes
         self._expires = expires
         self._heartbeat = heartbeat if heartbeat is not None else min(expires / 2, 30.0)
         self._inbox = self._nc.new_inbox()
         self._sub: Subscription = self._nc.subscribe(self._inbox + ".*")
-        self._pull_consumer = consumer.name  # the consumer the latest pulls were sent to
+        self._pull_consumer = target.name  # the consumer the latest pulls were sent to
         self._first_pull = 1  # first pull id for it: status replies to earlier ones are stale
         self._next_pull = 1  # id of the next pull: the last token of its reply subject
         self._due = 0  # messages requested and not yet delivered or expired
@@ -112,7 +112,7 @@ class MessageStream:
                 if msg.status is None:
                     self._due = max(0, self._due - 1)
                     self._pin = pin_of(msg) or self._pin
-                    checked = self._consumer._check_order(msg)
+                    checked = self._target.check_order(msg)
                     if checked is None:  # an ordered consumer was reset: skip the stray
                         continue
                     return checked
@@ -128,12 +128,12 @@ class MessageStream:
         if reconnects != self._reconnects:
             self._reconnects = reconnects
             self._due = 0
-            self._consumer._after_reconnect()
-        if not self._consumer._ready():
+            self._target.after_reconnect()
+        if not self._target.ready():
             self._due = 0
             return False
-        if self._consumer.name != self._pull_consumer:  # re-created: pull afresh
-            self._pull_consumer = self._consumer.name
+        if self._target.name != self._pull_consumer:  # re-created: pull afresh
+            self._pull_consumer = self._target.name
             self._first_pull = self._next_pull
             self._due = 0
         if self._due > self._max // 2:
@@ -143,7 +143,7 @@ class MessageStream:
                            max_bytes=self._max_bytes, priority=self._priority, pin_id=self._pin)
         reply = f"{self._inbox}.{self._next_pull}"
         self._next_pull += 1
-        self._nc.publish(self._consumer._next_subject, json.dumps(req).encode(), reply=reply)
+        self._nc.publish(self._target.next_subject, json.dumps(req).encode(), reply=reply)
         self._due += batch
         return True
 
@@ -156,7 +156,7 @@ class MessageStream:
         status = msg.status
         h = msg.headers
         if status == 100:
-            self._consumer._check_heartbeat(msg)
+            self._target.check_heartbeat(msg)
             return
         if status == PIN_MISMATCH:  # the pin moved on: the next pull goes without one
             self._pin = None
@@ -164,7 +164,7 @@ class MessageStream:
         if status in (408, 409, PIN_MISMATCH) and h is not None:
             desc = h.description.lower()
             if "consumer deleted" in desc:
-                if self._consumer._recreate_on_loss():
+                if self._target.recreate_on_loss():
                     self._due = 0
                     return
                 raise ConsumerDeletedError(description=h.description)
@@ -181,19 +181,19 @@ class MessageStream:
             raise BadPullRequestError(description=h.description if h is not None else "")
         if status == 503:  # no responders: JetStream is not (yet) there, or the consumer is gone
             self._due = 0
-            gone = h is not None and h.get("Nats-Subject") == self._consumer._next_subject
-            if not (gone and self._consumer._recreate_on_loss()):  # e.g. inactive_threshold
+            gone = h is not None and h.get("Nats-Subject") == self._target.next_subject
+            if not (gone and self._target.recreate_on_loss()):  # e.g. inactive_threshold
                 time.sleep(RETRY_WAIT)
             return
         log.warning("natsync: unexpected status %s from consumer %r", status,
-                    self._consumer.name)
+                    self._target.name)
 
     def _heartbeat_missed(self) -> None:
         """No message and no heartbeat for two heartbeat intervals: pull again."""
         self._due = 0
         self._nc.report_error(HeartbeatMissedError(
-            f"nats: no heartbeat from consumer {self._consumer.name!r}; re-pulling"))
-        self._consumer._after_reconnect()
+            f"nats: no heartbeat from consumer {self._target.name!r}; re-pulling"))
+        self._target.after_reconnect()
 
     def stop(self) -> None:
         """End the iteration (messages already delivered are still returned)."""
@@ -214,14 +214,15 @@ class MessageStream:
 class ConsumeContext:
     """`consumer.consume(cb)`: the callback runs for each message on a dedicated thread."""
 
-    def __init__(self, stream: MessageStream, cb: Callable[[Msg], Any],
+    def __init__(self, nc: Client, stream: MessageStream, cb: Callable[[Msg], Any],
                  error_cb: Optional[Callable[[BaseException], Any]]) -> None:
+        self._nc = nc
         self._stream = stream
         self._cb = cb
         self._error_cb = error_cb
         self._thread = threading.Thread(target=self._run, name="natsync-js-consume", daemon=True)
         self._thread.start()
-        stream._nc.add_close_hook(self.stop)  # close() joins this thread too
+        nc.add_close_hook(self.stop)  # close() joins this thread too
 
     def _run(self) -> None:
         while True:
@@ -244,14 +245,14 @@ class ConsumeContext:
         if self._error_cb is not None:
             self._error_cb(exc)
         else:
-            self._stream._nc.report_error(exc if isinstance(exc, Exception) else Exception(exc))
+            self._nc.report_error(exc if isinstance(exc, Exception) else Exception(exc))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop pulling and wait for the callback thread to finish its current message."""
         self._stream.stop()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        self._stream._nc.remove_close_hook(self.stop)
+        self._nc.remove_close_hook(self.stop)
 
     @property
     def stopped(self) -> bool:
@@ -271,24 +272,32 @@ class Consumer:
                  config: Optional[api.ConsumerConfig] = None) -> None:
         self._jsm = jsm
         self.stream = stream
-        self.name = name
         self._known_config = config  # as last seen: lets priority arguments be checked up front
-        self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{name}"
+        self._target: PullTarget = FixedTarget(name, next_subject(jsm.prefix, stream, name))
         self._pull: Optional[PullSubscription] = None
+        self._pull_sub: Optional[Subscription] = None  # the inbox subscription of _pull
         self._pull_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The server-side consumer's name (an ordered consumer's changes as it is re-created)."""
+        return self._target.name
 
     def info(self) -> api.ConsumerInfo:
         """The consumer's configuration and state from the server."""
         return self._jsm.consumer_info(self.stream, self.name)
 
     def _puller(self) -> PullSubscription:
+        """The pull subscription fetches go through (anew once its inbox subscription ended),
+        pointed at the current server-side consumer."""
         with self._pull_lock:
-            if self._pull is None or not self._pull._sub.is_valid:
-                nc = self._jsm._nc
+            if self._pull is None or self._pull_sub is None or not self._pull_sub.is_valid:
+                nc = self._jsm.nc
                 inbox = nc.new_inbox()
-                self._pull = PullSubscription(self._jsm, self.stream, self.name,
-                                              nc.subscribe(inbox + ".*"), inbox, ephemeral=False,
-                                              config=self._known_config)
+                self._pull_sub = nc.subscribe(inbox + ".*")
+                self._pull = PullSubscription(self._jsm, self.stream, self.name, self._pull_sub,
+                                              inbox, ephemeral=False, config=self._known_config)
+            self._pull.consumer = self.name
             return self._pull
 
     def fetch(self, max_messages: int = 1, max_wait: float = 5.0,
@@ -301,14 +310,14 @@ class Consumer:
         """
         priority_request(group, min_pending, min_ack_pending, priority, self._known_config)
         deadline = time.monotonic() + max_wait
-        while not self._ready():  # an ordered consumer being re-created after an outage
+        while not self._target.ready():  # an ordered consumer being re-created after an outage
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
             time.sleep(min(RETRY_WAIT, remaining))
         msgs = self._puller().fetch(max_messages, max(0.0, deadline - time.monotonic()),
                                     heartbeat, group, min_pending, min_ack_pending, priority)
-        return [m for m in (self._check_order(m) for m in msgs) if m is not None]
+        return [m for m in (self._target.check_order(m) for m in msgs) if m is not None]
 
     def next(self, timeout: float = 5.0, group: Optional[str] = None,
              min_pending: Optional[int] = None, min_ack_pending: Optional[int] = None,
@@ -326,7 +335,8 @@ class Consumer:
                  ) -> MessageStream:
         """A blocking iterator over the consumer's messages that keeps pulls topped up."""
         prio = priority_request(group, min_pending, min_ack_pending, priority, self._known_config)
-        return MessageStream(self, max_messages, expires, heartbeat, max_bytes, prio)
+        return MessageStream(self._jsm.nc, self._target, max_messages, expires, heartbeat,
+                             max_bytes, prio)
 
     def consume(self, cb: Callable[[Msg], Any], max_messages: int = DEFAULT_MAX_MESSAGES,
                 expires: float = DEFAULT_EXPIRES, heartbeat: Optional[float] = None,
@@ -335,24 +345,9 @@ class Consumer:
                 min_ack_pending: Optional[int] = None, priority: Optional[int] = None
                 ) -> ConsumeContext:
         """Run `cb(msg)` for every message on a dedicated thread until `.stop()`."""
-        return ConsumeContext(self.messages(max_messages, expires, heartbeat, None, group,
+        return ConsumeContext(self._jsm.nc,
+                              self.messages(max_messages, expires, heartbeat, None, group,
                                             min_pending, min_ack_pending, priority), cb, error_cb)
-
-    # Hooks the ordered consumer overrides.
-    def _check_order(self, msg: Msg) -> Optional[Msg]:
-        return msg
-
-    def _check_heartbeat(self, msg: Msg) -> None:
-        return None
-
-    def _after_reconnect(self) -> None:
-        return None
-
-    def _recreate_on_loss(self) -> bool:
-        return False
-
-    def _ready(self) -> bool:
-        return True
 
     def __repr__(self) -> str:
         return f"<Consumer stream={self.stream!r} name={self.name!r}>"
@@ -366,104 +361,14 @@ class OrderedConsumer(Consumer):
                  deliver_policy: Optional[api.DeliverPolicy] = None,
                  opt_start_seq: Optional[int] = None, headers_only: Optional[bool] = None,
                  inactive_threshold: float = 300.0) -> None:
-        self._prefix = next_nuid()
-        self._serial = 0
-        self._filters = filter_subjects
-        self._deliver_policy = deliver_policy
-        self._opt_start_seq = opt_start_seq
-        self._headers_only = headers_only
-        self._inactive = inactive_threshold
-        self._recreate_pending = False  # the last re-create failed; retried before a pull
-        self._stream_seq = 0  # last stream sequence handed to the user
-        self._consumer_seq = 0  # last consumer sequence seen on the current consumer
-        self._jsm = jsm
-        self.stream = stream
-        super().__init__(jsm, stream, self._create())
-
-    def _config(self) -> api.ConsumerConfig:
-        cfg = api.ConsumerConfig(
-            name=f"{self._prefix}_{self._serial}", ack_policy=api.AckPolicy.NONE,
-            max_deliver=1, mem_storage=True, num_replicas=1,
-            inactive_threshold=self._inactive, headers_only=self._headers_only)
-        if self._filters:
-            if len(self._filters) == 1:
-                cfg = cfg.evolve(filter_subject=self._filters[0])
-            else:
-                cfg = cfg.evolve(filter_subjects=list(self._filters))
-        if self._stream_seq:
-            cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                             opt_start_seq=self._stream_seq + 1)
-        elif self._opt_start_seq:
-            cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                             opt_start_seq=self._opt_start_seq)
-        elif self._deliver_policy is not None:
-            cfg = cfg.evolve(deliver_policy=self._deliver_policy)
-        return cfg
-
-    def _create(self) -> str:
-        self._serial += 1
-        self._consumer_seq = 0
-        info = self._jsm.add_consumer(self.stream, self._config())
-        return info.name or ""
-
-    def _reset(self) -> None:
-        """Delete the current consumer and create the next one from where we are."""
-        old = self.name
-        try:
-            self._jsm.delete_consumer(self.stream, old)
-        except Exception:  # gone already (server restart, inactivity)
-            pass
-        try:
-            self.name = self._create()
-        except (NotFoundError, ConnectionClosedError):
-            raise
-        except Exception as exc:  # JetStream still recovering: the reader retries, in time
-            log.debug("ordered consumer re-create failed (%s); will retry", exc)
-            self._recreate_pending = True
-            return
-        self._recreate_pending = False
-        self._next_subject = f"{self._jsm.prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
-        with self._pull_lock:
-            if self._pull is not None:
-                self._pull.consumer = self.name
-                self._pull._next_subject = self._next_subject
-
-    def _check_order(self, msg: Msg) -> Optional[Msg]:
-        meta = msg.metadata
-        if meta.consumer != self.name:  # still queued from a consumer already replaced: drop
-            return None
-        if meta.sequence.consumer != self._consumer_seq + 1:
-            self._reset()
-            return None
-        self._consumer_seq = meta.sequence.consumer
-        self._stream_seq = meta.sequence.stream
-        return msg
-
-    def _check_heartbeat(self, msg: Msg) -> None:
-        h = msg.headers
-        last = h.get("Nats-Last-Consumer") if h is not None else None
-        if last is not None and last.isdigit() and int(last) > self._consumer_seq:
-            self._reset()
-
-    def _after_reconnect(self) -> None:
-        self._reset()
-
-    def _recreate_on_loss(self) -> bool:
-        self._reset()
-        return True
-
-    def _ready(self) -> bool:
-        """True once the consumer exists; a failed re-create is retried here, once a call."""
-        if self._recreate_pending:
-            self._reset()
-        return not self._recreate_pending
+        ordered = OrderedTarget(jsm, stream, filter_subjects, deliver_policy, opt_start_seq,
+                                headers_only, inactive_threshold)
+        super().__init__(jsm, stream, ordered.name)
+        self._target = self._ordered = ordered
 
     def delete(self) -> None:
         """Delete the current server-side consumer (it would expire on its own)."""
-        try:
-            self._jsm.delete_consumer(self.stream, self.name)
-        except Exception:
-            pass
+        self._ordered.delete()
 
 
 class Stream:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Union
 
 from ..args import payload_bytes as _payload_bytes
 from ..errors import BadArgumentError
 from ..headers import HeadersLike
+from ..kv.bucket import KeyValue
+from ..kv.config import BucketStatus, KeyValueConfig
 from ..kv.manager import KeyValueManager
+from ..obs.config import ObjectStoreConfig, ObjectStoreStatus
 from ..obs.manager import ObjectStoreManager
+from ..obs.store import ObjectStore
 from ..subjects import check_queue, check_subject
 
 # issue 14, publish half
@@ -31,15 +35,21 @@ if TYPE_CHECKING:
 DEFAULT_ORDERED_HEARTBEAT = 5.0
 
 
-class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
+class JetStreamContext(JetStreamManager):
     """`nc.jetstream()`: publish with acks, subscribe (push, pull, ordered), manage streams,
-    and open Key-Value and Object Store buckets."""
+    and open Key-Value and Object Store buckets.
+
+    It is a JetStreamManager with publishing and consuming on top; the bucket methods
+    are those of the KeyValueManager and ObjectStoreManager it holds.
+    """
 
     def __init__(self, nc: Client, prefix: str = DEFAULT_PREFIX, domain: Optional[str] = None,
                  timeout: float = 5.0, publish_async_max_pending: int = 4000,
                  required_api_level: Optional[int] = None) -> None:
         super().__init__(nc, prefix, domain, timeout, required_api_level)
         self._async = AsyncPublisher(nc, publish_async_max_pending, timeout)
+        self._kv = KeyValueManager(self)
+        self._obs = ObjectStoreManager(self, timeout)
 
     # --- publishing -----------------------------------------------------------------------
 
@@ -270,6 +280,61 @@ class JetStreamContext(KeyValueManager, ObjectStoreManager, JetStreamManager):
                              f"not {queue!r}")
         return PushSubscription(self, stream, info.name or "", deliver, queue, cb, manual_ack,
                                 ephemeral=False, ack_none=config.ack_policy == api.AckPolicy.NONE)
+
+    # --- Key-Value buckets (natsync.kv.KeyValueManager) -------------------------------------
+
+    def create_key_value(self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+                         **params: Any) -> KeyValue:
+        """Create a bucket (or open it if it exists with the same settings).
+
+        Settings come from `config` (a KeyValueConfig, a dict of its fields, or just the
+        bucket name) and/or keywords of KeyValueConfig (keywords win). A bucket that
+        exists with other settings raises StreamNameInUseError.
+        """
+        return self._kv.create_key_value(config, **params)
+
+    def key_value(self, bucket: str) -> KeyValue:
+        """A handle on an existing bucket (BucketNotFoundError if there is none)."""
+        return self._kv.key_value(bucket)
+
+    def delete_key_value(self, bucket: str) -> bool:
+        """Delete a bucket and every key in it (BucketNotFoundError if there is none)."""
+        return self._kv.delete_key_value(bucket)
+
+    def key_value_store_names(self) -> List[str]:
+        """The names of every Key-Value bucket in the account, sorted."""
+        return self._kv.key_value_store_names()
+
+    def key_value_stores(self) -> List[BucketStatus]:
+        """The status of every Key-Value bucket in the account, sorted by name."""
+        return self._kv.key_value_stores()
+
+    # --- Object Store buckets (natsync.obs.ObjectStoreManager) ------------------------------
+
+    def create_object_store(self, bucket: Optional[str] = None,
+                            config: Optional[ObjectStoreConfig] = None,
+                            **params: Any) -> ObjectStore:
+        """Create a bucket (or open it if it exists with the same settings).
+
+        Settings come from `config` and/or keywords of ObjectStoreConfig (keywords win).
+        """
+        return self._obs.create_object_store(bucket, config, **params)
+
+    def object_store(self, bucket: str) -> ObjectStore:
+        """A handle on an existing bucket (BucketNotFoundError if there is none)."""
+        return self._obs.object_store(bucket)
+
+    def delete_object_store(self, bucket: str) -> bool:
+        """Delete a bucket and every object in it (BucketNotFoundError if there is none)."""
+        return self._obs.delete_object_store(bucket)
+
+    def object_store_names(self) -> List[str]:
+        """The names of every object store bucket in the account."""
+        return self._obs.object_store_names()
+
+    def object_stores(self) -> List[ObjectStoreStatus]:
+        """The status of every object store bucket in the account."""
+        return self._obs.object_stores()
 
 
 def _bytes(payload: Any) -> bytes:

@@ -67,6 +67,11 @@ class JetStreamManager:
         """The `$JS.API` (or domain) prefix in use."""
         return self._prefix
 
+    @property
+    def nc(self) -> Client:
+        """The client its requests go through (what consumers and buckets built on it use)."""
+        return self._nc
+
     def _request(self, subject: str, payload: Optional[dict[str, Any]] = None,
                  timeout: Optional[float] = None, what: str = "") -> dict[str, Any]:
         """One API request: JSON in, JSON out, the JSON error mapped to an APIError."""

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from ..errors import BadArgumentError, ConnectionClosedError, NoRespondersError
 from ..errors import TimeoutError as NatsTimeoutError
@@ -109,21 +109,25 @@ def publish_sync(nc: Client, subject: str, payload: bytes, timeout: float,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: How a future hands its reply (or the error that ends it) to its publisher.
+Arrival = Callable[["PubAckFuture", Union[Msg, Exception]], None]
+
+
 class PubAckFuture(LazyFuture[api.PubAck]):
     """The future `publish_async` returns; it is also the in-flight entry the reader fills."""
 
-    def __init__(self, owner: AsyncPublisher, deadline: float) -> None:
+    def __init__(self, arrived: Arrival, deadline: float) -> None:
         super().__init__()
-        self.owner = owner
+        self._arrived = arrived
         self.token = ""
         self.deadline = deadline
 
     def deliver(self, msg: Msg) -> bool:
-        self.owner._arrived(self, msg)
+        self._arrived(self, msg)
         return True
 
     def fail(self, error: Exception) -> None:
-        self.owner._arrived(self, error)
+        self._arrived(self, error)
 
 
 class AsyncPublisher:
@@ -167,7 +171,7 @@ class AsyncPublisher:
                 if self._stopping:
                     raise ConnectionClosedError()
                 self._cond.wait(0.5)
-            future = PubAckFuture(self, time.monotonic() + (timeout or self._timeout))
+            future = PubAckFuture(self._arrived, time.monotonic() + (timeout or self._timeout))
             self._inflight[future] = True
         try:
             future.token = nc.send_request(subject, payload, future, headers)

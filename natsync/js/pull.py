@@ -48,6 +48,11 @@ def pull_request(batch: int, expires: Optional[float], no_wait: bool = False,
     return req
 
 
+def next_subject(prefix: str, stream: str, consumer: str) -> str:
+    """The subject pull requests for `consumer` of `stream` are sent to."""
+    return f"{prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
 def server_expiry(timeout: float) -> float:
     """The `expires` to ask for so the server's 408 arrives before the client's deadline."""
     return max(0.001, timeout - min(EXPIRY_MARGIN, timeout * 0.2))
@@ -81,13 +86,13 @@ class PullSubscription:
     def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, sub: Subscription,
                  inbox: str, ephemeral: bool, config: Optional[api.ConsumerConfig] = None) -> None:
         self._jsm = jsm
-        self._nc = jsm._nc
+        self._nc = jsm.nc
         self.stream = stream
         self.consumer = consumer
         self._sub = sub
         self._inbox = inbox
         self._ephemeral = ephemeral
-        self._next_subject = f"{jsm.prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._prefix = jsm.prefix
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._config = config  # when known, priority arguments are checked against it
@@ -145,7 +150,9 @@ class PullSubscription:
         reply = f"{self._inbox}.{next(self._ids)}"
         req = pull_request(batch, server_expiry(timeout), no_wait=no_wait, heartbeat=heartbeat,
                            priority=prio, pin_id=self._pin if prio is not None else None)
-        self._nc.publish(self._next_subject, json.dumps(req).encode(), reply=reply)
+        # Made per pull: an ordered consumer's puller follows it as it is re-created.
+        subject = next_subject(self._prefix, self.stream, self.consumer)
+        self._nc.publish(subject, json.dumps(req).encode(), reply=reply)
         return reply
 
     def _leftovers(self, batch: int) -> list[Msg]:

@@ -18,6 +18,7 @@ from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..subscription import Subscription
 from . import api
+from .targets import Delivered
 
 if TYPE_CHECKING:
     from .manager import JetStreamManager
@@ -45,7 +46,7 @@ class PushSubscription:
                  ack_none: bool, ordered_config: Optional[api.ConsumerConfig] = None,
                  heartbeat: Optional[float] = None) -> None:
         self._jsm = jsm
-        self._nc = jsm._nc
+        self._nc = jsm.nc
         self.stream = stream
         self.consumer = consumer
         self.queue = queue
@@ -55,8 +56,7 @@ class PushSubscription:
         self._ordered = ordered_config
         self._heartbeat = heartbeat
         self._lock = threading.RLock()
-        self._stream_seq = 0
-        self._consumer_seq = 0
+        self._delivered = Delivered()  # how far an ordered one got
         self._last_activity = time.monotonic()
         self._reconnects = self._nc.stats["reconnects"]
         self._closed = False
@@ -80,18 +80,12 @@ class PushSubscription:
         self._last_activity = time.monotonic()
         if msg.status is not None:
             answer_control(self._nc, msg)
-            if self._ordered is not None and msg.headers is not None:
-                last = msg.headers.get("Nats-Last-Consumer")
-                if last is not None and last.isdigit() and int(last) > self._consumer_seq:
-                    self._reset()
-            return None
-        if self._ordered is not None:
-            meta = msg.metadata
-            if meta.sequence.consumer != self._consumer_seq + 1:
+            if self._ordered is not None and self._delivered.missed(msg.headers):
                 self._reset()
-                return None
-            self._consumer_seq = meta.sequence.consumer
-            self._stream_seq = meta.sequence.stream
+            return None
+        if self._ordered is not None and not self._delivered.in_order(msg.metadata):
+            self._reset()
+            return None
         return msg
 
     def _on_msg(self, msg: Msg) -> None:
@@ -180,10 +174,10 @@ class PushSubscription:
         old_sub, old_consumer = self._sub, self.consumer
         deliver = self._nc.new_inbox()
         cfg = self._ordered.evolve(deliver_subject=deliver)
-        if self._stream_seq:
+        if self._delivered.stream_seq:
             cfg = cfg.evolve(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                             opt_start_seq=self._stream_seq + 1)
-        self._consumer_seq = 0
+                             opt_start_seq=self._delivered.stream_seq + 1)
+        self._delivered.consumer_seq = 0
         self._last_activity = time.monotonic()
         self._sub = self._subscribe(deliver)
         try:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Generic, Iterator, Optional, TypeVar
 from ..errors import BadSubscriptionError
 from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
-from .consumer import DEFAULT_EXPIRES, MessageStream, OrderedConsumer
+from .consumer import DEFAULT_EXPIRES, MessageStream
+from .targets import OrderedTarget
 
 if TYPE_CHECKING:
     from .manager import JetStreamManager
@@ -37,21 +38,20 @@ class OrderedWatch(Generic[T]):
 
     _what = "update"
 
-    def __init__(self, jsm: JetStreamManager, stream: str, consumer: OrderedConsumer,
+    def __init__(self, jsm: JetStreamManager, stream: str, target: OrderedTarget,
                  updates_only: bool, batch: int, heartbeat: Optional[float] = None) -> None:
-        self._consumer = consumer
+        self._target = target
         self._init_done = updates_only
         self._marker_due = False
         self._stopped = False
         self._closed = False
         try:
-            if not updates_only and jsm.consumer_info(stream, consumer.name).num_pending == 0:
+            if not updates_only and jsm.consumer_info(stream, target.name).num_pending == 0:
                 self._init_done = self._marker_due = True
             expires = DEFAULT_EXPIRES if heartbeat is None else max(DEFAULT_EXPIRES, heartbeat * 2)
-            self._msgs: MessageStream = consumer.messages(max_messages=batch, expires=expires,
-                                                          heartbeat=heartbeat)
+            self._msgs = MessageStream(jsm.nc, target, batch, expires, heartbeat)
         except BaseException:
-            consumer.delete()
+            target.delete()
             raise
 
     def _item(self, msg: Msg) -> Optional[T]:
@@ -102,7 +102,7 @@ class OrderedWatch(Generic[T]):
             return
         self._closed = True
         self._msgs.stop()
-        self._consumer.delete()
+        self._target.delete()
 
     @property
     def stopped(self) -> bool:

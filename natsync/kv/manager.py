@@ -1,9 +1,9 @@
-"""`KeyValueManager`: the Key-Value methods of `natsync.js.JetStreamContext` (a mixin)."""
+"""`KeyValueManager`: the Key-Value methods `natsync.js.JetStreamContext` delegates to."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union
 
 from ..js.errors import NotFoundError
 from .bucket import KeyValue
@@ -19,11 +19,6 @@ from .errors import BadBucketError, BucketNotFoundError, KeyValueLimitMarkerTTLN
 
 if TYPE_CHECKING:
     from ..js.context import JetStreamContext
-    from ..js.manager import JetStreamManager
-
-    _Base = JetStreamManager
-else:
-    _Base = object
 
 __all__ = ["KeyValueManager"]
 
@@ -33,15 +28,14 @@ TTL_SERVER_VERSION = (2, 11, 0)
 _BUCKETS_FILTER = "$KV.*.>"
 
 
-class KeyValueManager(_Base):
-    """Create, open, list and delete Key-Value buckets (ADR-8).
+class KeyValueManager:
+    """Create, open, list and delete Key-Value buckets (ADR-8) as streams of `js`.
 
-    A mixin for `JetStreamContext`: list it before `JetStreamManager` among the bases,
-    e.g. `class JetStreamContext(KeyValueManager, JetStreamManager)`.
+    The context holds one and offers its methods as its own (`js.key_value(...)`).
     """
 
-    def _kv_js(self) -> JetStreamContext:
-        return cast("JetStreamContext", self)
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
 
     def create_key_value(self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
                          **params: Any) -> KeyValue:
@@ -55,18 +49,18 @@ class KeyValueManager(_Base):
         bucket = check_bucket(cfg.bucket)
         scfg = stream_config(cfg)
         if cfg.limit_marker_ttl:
-            self._kv_check_ttl_support()
-        info = self.add_stream(scfg)
+            self._check_ttl_support()
+        info = self._js.add_stream(scfg)
         if cfg.limit_marker_ttl and not (info.config.allow_msg_ttl
                                          and info.config.subject_delete_marker_ttl):
             raise KeyValueLimitMarkerTTLNotSupportedError(
                 f"nats: the server ignored limit_marker_ttl for bucket {bucket!r} "
                 "(needs nats-server 2.11+)")
-        return KeyValue(self._kv_js(), bucket, direct=bool(info.config.allow_direct))
+        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
 
-    def _kv_check_ttl_support(self) -> None:
+    def _check_ttl_support(self) -> None:
         """KeyValueLimitMarkerTTLNotSupportedError unless the server is 2.11 or later."""
-        version = self._nc.connected_server_version
+        version = self._js.nc.connected_server_version
         if _version(version) < TTL_SERVER_VERSION:
             raise KeyValueLimitMarkerTTLNotSupportedError(
                 f"nats: limit marker TTLs need nats-server 2.11+, connected to {version!r}")
@@ -75,31 +69,31 @@ class KeyValueManager(_Base):
         """A handle on an existing bucket (BucketNotFoundError if there is none)."""
         check_bucket(bucket)
         try:
-            info = self.stream_info(stream_name(bucket))
+            info = self._js.stream_info(stream_name(bucket))
         except NotFoundError:
             raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
         if (info.config.max_msgs_per_subject or 0) < 1:
             raise BadBucketError(f"nats: stream {stream_name(bucket)!r} is not a key-value "
                                  "bucket (max_msgs_per_subject < 1)")
-        return KeyValue(self._kv_js(), bucket, direct=bool(info.config.allow_direct))
+        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
 
     def delete_key_value(self, bucket: str) -> bool:
         """Delete a bucket and every key in it (BucketNotFoundError if there is none)."""
         check_bucket(bucket)
         try:
-            return self.delete_stream(stream_name(bucket))
+            return self._js.delete_stream(stream_name(bucket))
         except NotFoundError:
             raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
 
     def key_value_store_names(self) -> List[str]:
         """The names of every Key-Value bucket in the account, sorted."""
-        return sorted(name[len(STREAM_PREFIX):] for name in self.stream_names(_BUCKETS_FILTER)
+        return sorted(name[len(STREAM_PREFIX):] for name in self._js.stream_names(_BUCKETS_FILTER)
                       if name.startswith(STREAM_PREFIX))
 
     def key_value_stores(self) -> List[BucketStatus]:
         """The status of every Key-Value bucket in the account, sorted by name."""
         out = []
-        for info in self.streams_info(_BUCKETS_FILTER):
+        for info in self._js.streams_info(_BUCKETS_FILTER):
             name = info.config.name or ""
             if name.startswith(STREAM_PREFIX):
                 out.append(BucketStatus.from_stream_info(name[len(STREAM_PREFIX):], info))

@@ -12,10 +12,10 @@ there never brings back values that were already superseded when the watch began
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from ..js import api
-from ..js.consumer import OrderedConsumer
+from ..js.targets import OrderedTarget
 from ..js.watch import OrderedWatch, first_new_seq
 from ..msg import Msg
 from .config import filters_of, key_prefix
@@ -32,29 +32,6 @@ LIST_BATCH = 4096
 WATCH_HEARTBEAT = 5.0
 #: nats-py's default: the server deletes a watch's consumer after 5 minutes without pulls.
 INACTIVE_THRESHOLD = 300.0
-
-
-class _WatchConsumer(OrderedConsumer):
-    """The ordered consumer of one watch, re-created with the policy that keeps the watch exact."""
-
-    def __init__(self, jsm: JetStreamManager, stream: str, watcher: KeyWatcher,
-                 filters: List[str], policy: Optional[api.DeliverPolicy],
-                 start_seq: Optional[int], headers_only: bool, inactive_threshold: float) -> None:
-        self._watcher = watcher
-        super().__init__(jsm, stream, filters, policy, start_seq, headers_only or None,
-                         inactive_threshold)
-
-    def _config(self) -> api.ConsumerConfig:
-        cfg = super()._config()
-        if self._deliver_policy != api.DeliverPolicy.LAST_PER_SUBJECT:
-            return cfg  # all / by start sequence: the default resume is exact
-        if not self._watcher._init_done:
-            # Still in the initial values: the latest of each key again (handed-out ones skipped).
-            return cfg.evolve(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT, opt_start_seq=None)
-        if not self._stream_seq:
-            # No key matched when the watch began: everything stored since is an update.
-            return cfg.evolve(deliver_policy=api.DeliverPolicy.ALL, opt_start_seq=None)
-        return cfg
 
 
 class KeyWatcher(OrderedWatch[Entry]):
@@ -75,7 +52,7 @@ class KeyWatcher(OrderedWatch[Entry]):
         self.bucket = bucket
         self._pre = key_prefix(bucket)
         self._ignore_deletes = ignore_deletes
-        self._init_done = updates_only  # read by _WatchConsumer while it is created
+        self._init_done = updates_only  # read by _resume while the consumer is created
         self._last_seq = 0  # stream sequence of the last revision handed out (or skipped)
         subjects = [self._pre + k for k in filters_of(keys)]
         start: Optional[int] = None
@@ -87,9 +64,21 @@ class KeyWatcher(OrderedWatch[Entry]):
             policy = api.DeliverPolicy.ALL
         else:
             policy = api.DeliverPolicy.LAST_PER_SUBJECT
-        consumer = _WatchConsumer(js, stream, self, subjects, policy, start, meta_only,
-                                  inactive_threshold or INACTIVE_THRESHOLD)
-        super().__init__(js, stream, consumer, updates_only, batch, heartbeat)
+        resume = self._resume if policy == api.DeliverPolicy.LAST_PER_SUBJECT else None
+        target = OrderedTarget(js, stream, subjects, policy, start, meta_only or None,
+                               inactive_threshold or INACTIVE_THRESHOLD, resume)
+        super().__init__(js, stream, target, updates_only, batch, heartbeat)
+
+    def _resume(self, cfg: api.ConsumerConfig, stream_seq: int) -> api.ConsumerConfig:
+        """The config a latest-values watch re-creates its consumer with, to stay exact
+        (a watch of all revisions or of updates only resumes exactly as it is)."""
+        if not self._init_done:
+            # Still in the initial values: the latest of each key again (handed-out ones skipped).
+            return cfg.evolve(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT, opt_start_seq=None)
+        if not stream_seq:
+            # No key matched when the watch began: everything stored since is an update.
+            return cfg.evolve(deliver_policy=api.DeliverPolicy.ALL, opt_start_seq=None)
+        return cfg
 
     def _item(self, msg: Msg) -> Optional[Entry]:
         meta = msg.metadata
@@ -105,4 +94,4 @@ class KeyWatcher(OrderedWatch[Entry]):
                      operation=op, marker_reason=reason)
 
     def __repr__(self) -> str:
-        return f"<KeyWatcher bucket={self.bucket!r} consumer={self._consumer.name!r}>"
+        return f"<KeyWatcher bucket={self.bucket!r} consumer={self._target.name!r}>"

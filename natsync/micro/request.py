@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
 from .errors import ConfigError
+from .stats import RequestRecord
 
 ERROR_HEADER = "Nats-Service-Error"
 ERROR_CODE_HEADER = "Nats-Service-Error-Code"
@@ -16,23 +16,23 @@ ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 class Request:
     """A request to an endpoint: read `data`/`headers`, answer with `respond()` or `respond_error()`."""
 
-    __slots__ = ("msg", "_error", "_responded", "_record", "_start", "_counted",
-                 "_error_counted")
+    __slots__ = ("msg", "_responded", "_record")
 
-    def __init__(self, msg: Msg, record: Optional[Callable[[Request], None]] = None) -> None:
+    def __init__(self, msg: Msg, record: Optional[RequestRecord] = None) -> None:
         self.msg = msg
-        self._error: Optional[str] = None
         self._responded = False
-        # The endpoint's statistics hook, called just before the reply is written so a
-        # caller holding the reply always finds its request counted.
+        # Its account with the endpoint's statistics, counted just before the reply is
+        # written so a caller holding the reply always finds its request counted.
         self._record = record
-        self._start = time.perf_counter_ns()
-        self._counted = False
-        self._error_counted = False
 
     def _count(self) -> None:
         if self._record is not None:
-            self._record(self)
+            self._record.count()
+
+    def _fail(self, error: str) -> None:
+        """Note this request's error ("code:description") for the endpoint's statistics."""
+        if self._record is not None:
+            self._record.error = error
 
     @property
     def data(self) -> bytes:
@@ -76,7 +76,7 @@ class Request:
             self.msg.respond(data, headers=headers)
         except Exception as exc:
             self._responded = False
-            self._error = f"failed to respond to request: {exc}"
+            self._fail(f"failed to respond to request: {exc}")
             self._count()
             raise
 
@@ -96,7 +96,7 @@ class Request:
         h = Headers(headers)
         h[ERROR_HEADER] = description
         h[ERROR_CODE_HEADER] = code
-        self._error = f"{code}:{description}"
+        self._fail(f"{code}:{description}")
         self._send(data, h)
 
     def __repr__(self) -> str:

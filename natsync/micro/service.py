@@ -27,6 +27,7 @@ from .config import (
     control_subject,
     resolve_queue_group,
 )
+from .dispatch import Dispatcher
 from .endpoint import Endpoint, Handler, _one_line
 from .errors import ConfigError, ServiceStoppedError
 from .request import ERROR_CODE_HEADER, ERROR_HEADER
@@ -37,10 +38,15 @@ VERBS = ("PING", "INFO", "STATS")
 _FLUSH_TIMEOUT = 5.0
 
 
+#: Starts an endpoint of the service and keeps it: (name, subject, queue group, queue group
+#: disabled, metadata, handler, max_concurrency) -> the endpoint, serving.
+AddEndpoint = Callable[[str, str, str, bool, Optional[Dict[str, str]], Handler, int], Endpoint]
+
+
 class _EndpointAdder:
     """What services and groups share: adding endpoints and groups under a subject prefix."""
 
-    _service: Service
+    _add_endpoint: AddEndpoint
     _prefix: str
     _queue_group: str
     _queue_group_disabled: bool
@@ -67,10 +73,7 @@ class _EndpointAdder:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) \
                 or max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        endpoint = Endpoint(self._service, name, full, group, disabled, meta, handler,
-                            max_concurrency)
-        self._service._start_endpoint(endpoint)
-        return endpoint
+        return self._add_endpoint(name, full, group, disabled, meta, handler, max_concurrency)
 
     def add_group(self, name: str, queue_group: Optional[str] = None,
                   queue_group_disabled: bool = False) -> Group:
@@ -80,15 +83,18 @@ class _EndpointAdder:
         group, disabled = resolve_queue_group(queue_group, queue_group_disabled,
                                               self._queue_group, self._queue_group_disabled)
         full = f"{self._prefix}.{prefix}" if self._prefix else prefix
-        return Group(self._service, full, group, disabled)
+        return Group(self._add_endpoint, full, group, disabled)
 
 
 class Group(_EndpointAdder):
-    """A subject prefix (and default queue group) for endpoints; groups nest."""
+    """A subject prefix (and default queue group) for endpoints; groups nest.
 
-    def __init__(self, service: Service, prefix: str, queue_group: str,
+    Its endpoints are started and kept by the service, through `add_endpoint`.
+    """
+
+    def __init__(self, add_endpoint: AddEndpoint, prefix: str, queue_group: str,
                  queue_group_disabled: bool) -> None:
-        self._service = service
+        self._add_endpoint = add_endpoint
         self._prefix = prefix
         self._queue_group = queue_group
         self._queue_group_disabled = queue_group_disabled
@@ -119,12 +125,12 @@ class Service(_EndpointAdder):
         self.nc = nc
         self.config = dataclasses.replace(config, metadata=dict(config.metadata))
         self.id = next_nuid()
-        self._service = self
         self._prefix = ""
         self._queue_group, self._queue_group_disabled = resolve_queue_group(
             config.queue_group, config.queue_group_disabled, "", False)
         self._lock = threading.Lock()
         self._endpoints: List[Endpoint] = []
+        self._dispatchers: List[Dispatcher] = []  # what serves each endpoint, in that order
         self._monitors: List[Subscription] = []
         self._stopped = False
         self._started = datetime.now(timezone.utc)
@@ -191,14 +197,22 @@ class Service(_EndpointAdder):
             raise
         self._flush()
 
-    def _start_endpoint(self, endpoint: Endpoint) -> None:
-        """Subscribe a new endpoint and make sure the server knows about it."""
+    def _add_endpoint(self, name: str, subject: str, queue_group: str,
+                      queue_group_disabled: bool, metadata: Optional[Dict[str, str]],
+                      handler: Handler, max_concurrency: int) -> Endpoint:
+        """Start a new endpoint (on a dispatcher this service stops) and make sure the
+        server knows about it."""
+        dispatcher = Dispatcher(self.nc, name, f"natsync-micro-{self.name}-{name}",
+                                max_concurrency)
         with self._lock:
             if self._stopped:
                 raise ServiceStoppedError()
-            endpoint._start()
+            endpoint = Endpoint(self, name, subject, queue_group, queue_group_disabled,
+                                metadata, handler, max_concurrency, dispatcher)
             self._endpoints.append(endpoint)
+            self._dispatchers.append(dispatcher)
         self._flush()
+        return endpoint
 
     def _flush(self) -> None:
         """Let the server process our SUBs, so a request sent next is served."""
@@ -221,14 +235,14 @@ class Service(_EndpointAdder):
             if self._stopped:
                 return
             self._stopped = True
-            endpoints = list(self._endpoints)
+            dispatchers = list(self._dispatchers)
             monitors = list(self._monitors)
         wait = self.nc.options.drain_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         failure: Optional[Exception] = None
-        for endpoint in endpoints:
+        for dispatcher in dispatchers:
             try:
-                endpoint._stop(deadline)
+                dispatcher.stop(deadline)
             except Error as exc:
                 failure = failure or exc
         for sub in monitors:

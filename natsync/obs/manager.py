@@ -1,8 +1,8 @@
-"""`ObjectStoreManager`: the object store methods of `natsync.js.JetStreamContext` (a mixin)."""
+"""`ObjectStoreManager`: the object store methods `natsync.js.JetStreamContext` delegates to."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Optional, cast
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from ..js.errors import NotFoundError
 from .config import (
@@ -18,24 +18,20 @@ from .store import ObjectStore, _bind
 
 if TYPE_CHECKING:
     from ..js.context import JetStreamContext
-    from ..js.manager import JetStreamManager
-
-    _Base = JetStreamManager
-else:
-    _Base = object
 
 __all__ = ["ObjectStoreManager"]
 
 
-class ObjectStoreManager(_Base):
-    """Create, open, list and delete object store buckets (ADR-20).
+class ObjectStoreManager:
+    """Create, open, list and delete object store buckets (ADR-20) as streams of `js`.
 
-    A mixin for `JetStreamContext`: list it before `JetStreamManager` among the bases,
-    e.g. `class JetStreamContext(ObjectStoreManager, JetStreamManager)`.
+    The context holds one and offers its methods as its own (`js.object_store(...)`);
+    `timeout` is the context's, which its stores wait with.
     """
 
-    def _obs_js(self) -> JetStreamContext:
-        return cast("JetStreamContext", self)
+    def __init__(self, js: JetStreamContext, timeout: float) -> None:
+        self._js = js
+        self._timeout = timeout
 
     def create_object_store(self, bucket: Optional[str] = None,
                             config: Optional[ObjectStoreConfig] = None,
@@ -50,30 +46,30 @@ class ObjectStoreManager(_Base):
         if params:
             cfg = cfg.evolve(**params)
         name = check_bucket(cfg.bucket)
-        info = self.add_stream(stream_config(cfg))
-        return ObjectStore(self._obs_js(), name, info)
+        info = self._js.add_stream(stream_config(cfg))
+        return ObjectStore(self._js, name, info, timeout=self._timeout)
 
     def object_store(self, bucket: str) -> ObjectStore:
         """A handle on an existing bucket (BucketNotFoundError if there is none)."""
-        return _bind(self._obs_js(), bucket)
+        return _bind(self._js, bucket, self._timeout)
 
     def delete_object_store(self, bucket: str) -> bool:
         """Delete a bucket and every object in it (BucketNotFoundError if there is none)."""
         check_bucket(bucket)
         try:
-            return self.delete_stream(stream_name(bucket))
+            return self._js.delete_stream(stream_name(bucket))
         except NotFoundError:
             raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
 
     def object_store_names(self) -> List[str]:
         """The names of every object store bucket in the account."""
-        return sorted(name[len(STREAM_PREFIX):] for name in self.stream_names("$O.>")
+        return sorted(name[len(STREAM_PREFIX):] for name in self._js.stream_names("$O.>")
                       if name.startswith(STREAM_PREFIX))
 
     def object_stores(self) -> List[ObjectStoreStatus]:
         """The status of every object store bucket in the account."""
         out = []
-        for info in self.streams_info("$O.>"):
+        for info in self._js.streams_info("$O.>"):
             name = info.config.name or ""
             if name.startswith(STREAM_PREFIX):
                 out.append(ObjectStoreStatus.from_stream_info(name[len(STREAM_PREFIX):], info))

@@ -114,13 +114,13 @@ class ObjectStore:
     """
 
     def __init__(self, js: JetStreamContext, bucket: str,
-                 stream_info: Optional[api.StreamInfo] = None) -> None:
+                 stream_info: Optional[api.StreamInfo] = None, *, timeout: float) -> None:
         self._js = js
         self.bucket = check_bucket(bucket)
         self.stream = stream_name(bucket)
         cfg = stream_info.config if stream_info is not None else None
         self._direct = bool(cfg.allow_direct) if cfg is not None else False
-        self._timeout: float = js._timeout
+        self._timeout = timeout  # the context's: its async publishes fail after as long
 
     def __repr__(self) -> str:
         return f"<ObjectStore {self.bucket!r}>"
@@ -216,7 +216,7 @@ class ObjectStore:
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
             raise BadArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
         size_ = chunk_size or opts.max_chunk_size or DEFAULT_CHUNK_SIZE
-        max_payload = self._js._nc.max_payload
+        max_payload = self._js.nc.max_payload
         if max_payload and size_ > max_payload:
             raise BadArgumentError(f"chunk_size {size_} exceeds the server's max_payload {max_payload}")
         meta.options = ObjectMetaOptions(link=None, max_chunk_size=size_)
@@ -425,7 +425,8 @@ class ObjectStore:
                     f"nats: {name!r} is a link to bucket {link.bucket!r}, not to an object")
             if hops:
                 raise NoLinkToLinkError(f"nats: {name!r} links to another link")
-            target = self if link.bucket == self.bucket else _bind(self._js, link.bucket)
+            target = (self if link.bucket == self.bucket
+                      else _bind(self._js, link.bucket, self._timeout))
             return target._get(link.name or "", writeinto, False, progress, hops + 1)
 
         if writeinto is None:
@@ -543,14 +544,14 @@ class ObjectStore:
         return ObjectStoreStatus.from_stream_info(self.bucket, info)
 
 
-def _bind(js: JetStreamContext, bucket: str) -> ObjectStore:
+def _bind(js: JetStreamContext, bucket: str, timeout: float) -> ObjectStore:
     """An ObjectStore handle on an existing bucket (BucketNotFoundError if there is none)."""
     check_bucket(bucket)
     try:
         info = js.stream_info(stream_name(bucket))
     except NotFoundError:
         raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
-    return ObjectStore(js, bucket, info)
+    return ObjectStore(js, bucket, info, timeout=timeout)
 
 
 def _now() -> _dt.datetime:

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Optional
 
 from ..js import api
-from ..js.consumer import OrderedConsumer
+from ..js.targets import OrderedTarget
 from ..js.watch import OrderedWatch, first_new_seq
 from ..msg import Msg
 from .config import stream_name
@@ -45,9 +45,9 @@ class ObjectWatcher(OrderedWatch[ObjectInfo]):
             policy = api.DeliverPolicy.ALL
         else:
             policy = api.DeliverPolicy.LAST_PER_SUBJECT
-        consumer = OrderedConsumer(js, stream, filter_subjects=[f"$O.{bucket}.M.>"],
-                                   deliver_policy=policy, opt_start_seq=start)
-        super().__init__(js, stream, consumer, updates_only, batch=256)
+        target = OrderedTarget(js, stream, filter_subjects=[f"$O.{bucket}.M.>"],
+                               deliver_policy=policy, opt_start_seq=start)
+        super().__init__(js, stream, target, updates_only, batch=256)
 
     def _item(self, msg: Msg) -> Optional[ObjectInfo]:
         try:

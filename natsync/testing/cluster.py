@@ -105,7 +105,7 @@ class NatsCluster(Scoped):
                 return self
             except ServerStartError:
                 port_taken = any(
-                    b"address already in use" in s._log_bytes().lower() for s in self.servers
+                    "address already in use" in s.log_text().lower() for s in self.servers
                 )
                 if attempt + 1 < attempts and port_taken:
                     self.close()
@@ -142,7 +142,7 @@ class NatsCluster(Scoped):
             except (OSError, ValueError, urllib.error.URLError) as exc:
                 last_error = exc
             if time.monotonic() >= deadline:
-                tails = "\n".join(f"--- {s.url}\n{s._log_tail(15)}" for s in self.servers)
+                tails = "\n".join(f"--- {s.url}\n{s.log_tail(15)}" for s in self.servers)
                 raise ServerStartError(
                     f"cluster {self._name!r}: {what} not reached within {limit:g}s"
                     f" (last error: {last_error!r}):\n{tails}"
@@ -154,7 +154,7 @@ class NatsCluster(Scoped):
         """True when every node has a route to each of the other nodes."""
         for server in self.servers:
             if not server.running:
-                raise ServerStartError(f"{server.url} exited:\n{server._log_tail()}")
+                raise ServerStartError(f"{server.url} exited:\n{server.log_tail()}")
             routez = server.monitor("routez")
             # Since nats-server 2.10 one peer can have several routes (route pooling),
             # so count distinct remote servers instead of trusting num_routes.

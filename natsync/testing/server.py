@@ -187,7 +187,7 @@ class NatsServer(Scoped):
         """The whole captured server log (all starts so far)."""
         return self._log_bytes().decode("utf-8", "replace")
 
-    def _log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last *lines* lines of the log, for error messages."""
         return "\n".join(self.log_text().splitlines()[-lines:])
 
@@ -273,7 +273,7 @@ class NatsServer(Scoped):
             code = proc.poll()
             if code is not None:
                 raise ServerStartError(
-                    f"nats-server exited with code {code} during startup:\n{self._log_tail()}"
+                    f"nats-server exited with code {code} during startup:\n{self.log_tail()}"
                 )
             if not got_info:
                 got_info = self._probe_info()
@@ -284,7 +284,7 @@ class NatsServer(Scoped):
             if time.monotonic() >= deadline:
                 raise ServerStartError(
                     f"nats-server on port {self._port} did not become ready within "
-                    f"{limit:g}s:\n{self._log_tail()}"
+                    f"{limit:g}s:\n{self.log_tail()}"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
