@@ -8,10 +8,9 @@ import queue
 import threading
 from typing import Any, Callable, Optional
 
+from . import threads
+
 log = logging.getLogger("natsync")
-
-_JOIN_TIMEOUT = 5.0
-
 
 class Callbacks:
     """A queue of user callbacks and the thread that runs them."""
@@ -38,13 +37,11 @@ class Callbacks:
     def stop(self) -> None:
         """Run what is queued, then end the thread and join it (unless called from it)."""
         self._queue.put(None)
-        thread = self._thread
-        if thread.is_alive() and thread is not threading.current_thread():
-            thread.join(_JOIN_TIMEOUT)
+        threads.join(self._thread)
 
     def is_current(self) -> bool:
         """Whether the caller is the callbacks thread (a callback calling close())."""
-        return threading.current_thread() is self._thread
+        return threads.is_current(self._thread)
 
     def _run(self) -> None:
         while True:

@@ -27,13 +27,13 @@ from ..errors import (
 from ..msg import MsgContext
 from ..options import Options
 from ..servers import ServerPool
+from . import threads
 from .callbacks import Callbacks
 from .dialer import Dialer, Opener
 from .fork import ForkGuard
 from .handshake import open_session
 from .mux import ReplyMux
 from .reader import Reader
-from .roles import mark_reader
 from .sender import Sender
 from .session import ForcedReconnect, Session
 from .states import CLOSED, CONNECTED, CONNECTING, DRAINING_PUBS, DRAINING_SUBS, RECONNECTING
@@ -43,7 +43,6 @@ from .writer import Writer
 
 log = logging.getLogger("natsync")
 
-_JOIN_TIMEOUT = 5.0
 #: How long close() waits for the server to confirm it read the last frames.
 _CLOSE_CONFIRM_TIMEOUT = 1.0
 
@@ -120,7 +119,7 @@ class Lifecycle:
 
     def _run(self) -> None:
         """The reader thread: read the session until it ends, then reconnect, until closed."""
-        mark_reader()
+        threads.mark_reader()
         session = self._session
         while True:
             if session is not None:
@@ -293,7 +292,7 @@ class Lifecycle:
                     self._writer.queue_control(session.add_waiter(confirm))
         if already:
             if not self._own_thread():
-                self._closed.wait(_JOIN_TIMEOUT)
+                self._closed.wait(threads.JOIN_TIMEOUT)
             return
         self._closing.set()
         self._writer.stop()
@@ -302,8 +301,8 @@ class Lifecycle:
         session = self._session
         if session is not None:
             session.end(ConnectionClosedError())
-        _join(self._reader_thread)
-        _join(self._pinger)
+        threads.join(self._reader_thread)
+        threads.join(self._pinger)
         closed = ConnectionClosedError()
         with self._lock:
             waiters = self._held + (session.take_waiters() if session is not None else [])
@@ -392,8 +391,3 @@ def _takes_argument(fn: Callable[..., Any]) -> bool:
 
 def _remaining(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
-
-
-def _join(thread: threading.Thread) -> None:
-    if thread.is_alive() and thread is not threading.current_thread():
-        thread.join(_JOIN_TIMEOUT)

@@ -22,6 +22,7 @@ from typing import Callable, Optional
 
 from ..errors import BadSubscriptionError, Error, TimeoutError
 from ..msg import Msg
+from . import threads
 
 MsgHandler = Callable[[Msg], object]
 
@@ -275,8 +276,6 @@ class SubQueue:
                 self._cond.wait(remaining)
         return True
 
-    def join(self, timeout: float) -> None:
+    def join(self) -> None:
         """Join the dispatcher thread (unless called from it)."""
-        d = self._dispatcher
-        if d is not None and d.is_alive() and d is not threading.current_thread():
-            d.join(timeout)
+        threads.join(self._dispatcher)

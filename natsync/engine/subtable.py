@@ -29,8 +29,6 @@ from .fork import ForkGuard
 from .subqueue import MsgHandler, SubQueue, SubscriptionDrained, Unsubscribed
 from .writer import Writer
 
-_JOIN_TIMEOUT = 5.0
-
 
 class SubTable:
     """Every live subscription of one client (the SubOwner its Subscriptions talk to)."""
@@ -166,7 +164,7 @@ class SubTable:
         for queue in queues:
             queue.end(ConnectionClosedError())
         for queue in queues:
-            queue.join(_JOIN_TIMEOUT)
+            queue.join()
 
     def __len__(self) -> int:
         return len(self.by_sid)

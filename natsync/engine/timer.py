@@ -17,13 +17,12 @@ from typing import Callable, Optional
 from ..errors import ConnectionClosedError, NoRespondersError, TimeoutError
 from ..futures import LazyFuture
 from ..msg import Msg, no_responders
-from .roles import on_reader
+from . import threads
 
 log = logging.getLogger("natsync")
 
 #: Deadline heap size from which answered futures are swept out of it (see add).
 _COMPACT_AT = 1024
-_JOIN_TIMEOUT = 5.0
 
 
 class ReplyFuture(LazyFuture[Msg]):
@@ -63,7 +62,7 @@ class ReplyFuture(LazyFuture[Msg]):
 
     def _invoke_callbacks(self) -> None:
         # Never user code on the reader thread, which completes most futures.
-        if on_reader():
+        if threads.on_reader():
             self._timer.call_soon(super()._invoke_callbacks)  # type: ignore[misc]
         else:
             super()._invoke_callbacks()  # type: ignore[misc]
@@ -118,8 +117,7 @@ class FutureTimer:
             self._deadlines.clear()
             self._cond.notify()
             thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(_JOIN_TIMEOUT)
+        threads.join(thread)
 
     def _run(self) -> None:
         deadlines = self._deadlines

@@ -20,8 +20,7 @@ from typing import Callable, Optional
 
 from ..debuglog import trace_sent
 from ..errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
-
-_JOIN_TIMEOUT = 5.0
+from . import threads
 
 #: What the writer calls when a write fails: the session it was attached for ends.
 FailureHandler = Callable[[Exception], None]
@@ -180,13 +179,11 @@ class Writer:
             self._closed = self._stopping = True
             self._data.notify_all()
             self._room.notify_all()
-        thread = self._thread
-        if thread.is_alive() and thread is not threading.current_thread():
-            thread.join(_JOIN_TIMEOUT)
+        threads.join(self._thread)
 
     def is_current(self) -> bool:
         """Whether the caller is the flusher thread."""
-        return threading.current_thread() is self._thread
+        return threads.is_current(self._thread)
 
     def _run(self) -> None:
         while True:
