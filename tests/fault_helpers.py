@@ -3,11 +3,12 @@ self-checking payloads, timed calls and the figures they report."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import natsync
 
@@ -115,3 +116,17 @@ class Timed:
     @property
     def lateness(self) -> float:
         return self.elapsed - self.timeout
+
+
+@contextlib.contextmanager
+def background(work: Callable[[threading.Event], None]) -> Iterator[threading.Event]:
+    """Run `work(stop)` on a thread for the block; at its end set `stop` and join it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=work, args=(stop,))
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive(), "a background worker did not stop"

@@ -14,7 +14,7 @@ from natsync.errors import FlushTimeoutError, StaleConnectionError, TimeoutError
 from natsync.testing import FaultProxy, NatsServer
 
 from .conftest import natsync_threads, wait_for
-from .fault_helpers import FAST, Events, Timed, figure
+from .fault_helpers import FAST, Events, Timed, background, figure
 
 PING, MAX_OUT = 0.25, 2
 STALE_BOUND = PING * (MAX_OUT + 1) + 1.0   # what docs/connecting.md promises, plus 1 s
@@ -22,16 +22,10 @@ MARGIN = 0.3                               # how late a timed-out call may retur
 TIMEOUTS = (0.2, 0.6, 1.2, 2.0)            # the longest outlives the reconnect
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def responder(server: NatsServer) -> Iterator[natsync.Client]:
+def responder(shared_server: NatsServer) -> Iterator[natsync.Client]:
     """A service on a direct connection: it answers every request on 'svc'."""
-    nc = natsync.connect(server.url)
+    nc = natsync.connect(shared_server.url)
     nc.subscribe("svc", cb=lambda m: m.respond(b"ok:" + m.data))
     nc.flush()
     yield nc
@@ -53,10 +47,10 @@ def assert_timed_out_in_time(calls: list[Timed], error: type[BaseException]) -> 
 
 
 def test_server_to_client_black_hole_moves_to_the_next_server(
-        server: NatsServer, responder: natsync.Client) -> None:
+        shared_server: NatsServer, responder: natsync.Client) -> None:
     ev = Events()
     before = set(natsync_threads())
-    with FaultProxy(server) as first, FaultProxy(server) as second:
+    with FaultProxy(shared_server) as first, FaultProxy(shared_server) as second:
         nc = natsync.connect([first.url, second.url], dont_randomize=True, ping_interval=PING,
                              max_outstanding_pings=MAX_OUT, **FAST, **ev.options())
         try:
@@ -81,10 +75,10 @@ def test_server_to_client_black_hole_moves_to_the_next_server(
 
 
 def test_client_to_server_black_hole_heals_on_the_same_server(
-        server: NatsServer, responder: natsync.Client) -> None:
+        shared_server: NatsServer, responder: natsync.Client) -> None:
     ev = Events()
     before = set(natsync_threads())
-    with FaultProxy(server) as proxy:
+    with FaultProxy(shared_server) as proxy:
         nc = natsync.connect(proxy.url, ping_interval=PING, max_outstanding_pings=MAX_OUT,
                              **FAST, **ev.options())
         try:
@@ -122,40 +116,35 @@ def test_client_to_server_black_hole_heals_on_the_same_server(
 
 
 def test_black_hole_while_idle_and_busy_detects_each_time(
-        server: NatsServer, responder: natsync.Client) -> None:
+        shared_server: NatsServer, responder: natsync.Client) -> None:
     """Three black holes in a row, the client publishing through them: each is found
     within the bound, and the client still delivers after the last one."""
     ev = Events()
-    watcher = natsync.connect(server.url)
+    watcher = natsync.connect(shared_server.url)
     marker = watcher.subscribe("marker")
     watcher.flush()
     times: list[float] = []
-    stop = threading.Event()
-    with FaultProxy(server) as proxy:
+    with FaultProxy(shared_server) as proxy:
         nc = natsync.connect(proxy.url, ping_interval=PING, max_outstanding_pings=MAX_OUT,
                              **FAST, **ev.options())
 
-        def publish() -> None:
-            while not stop.is_set():
+        def publish(stop: threading.Event) -> None:
+            while not stop.wait(0.005):
                 nc.publish("busy", b"x" * 100)
-                time.sleep(0.005)
 
-        publisher = threading.Thread(target=publish)
-        publisher.start()
         try:
-            for k in range(1, 4):
-                direction = ("down", "up", "both")[k - 1]
-                with proxy.blackhole(direction):
-                    cut_off = time.monotonic()
-                    lost_at = ev.wait("disconnected", k, STALE_BOUND + 2)
-                    assert lost_at is not None, direction
-                    times.append(lost_at - cut_off)
-                assert ev.wait("reconnected", k, 5) is not None
+            with background(publish):
+                for k in range(1, 4):
+                    direction = ("down", "up", "both")[k - 1]
+                    with proxy.blackhole(direction):
+                        cut_off = time.monotonic()
+                        lost_at = ev.wait("disconnected", k, STALE_BOUND + 2)
+                        assert lost_at is not None, direction
+                        times.append(lost_at - cut_off)
+                    assert ev.wait("reconnected", k, 5) is not None
             nc.publish("marker", b"after the last heal")
             assert marker.next_msg(timeout=5).data == b"after the last heal"
         finally:
-            stop.set()
-            publisher.join(5)
             nc.close()
             watcher.close()
     assert max(times) <= STALE_BOUND, times

@@ -6,25 +6,20 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Iterator, Literal, Tuple
-
-import pytest
+from typing import Literal, Tuple
 
 import natsync
 from natsync.errors import Error, ProtocolError
 from natsync.testing import FaultProxy, NatsServer
 
+from . import js_fixtures
 from .conftest import natsync_threads, wait_for
-from .fault_helpers import FAST, Events, figure, number_of, payload, runs
+from .fault_helpers import FAST, Events, background, figure, number_of, payload, runs
+
+js_server = js_fixtures.js_server   # one JetStream server for the module
 
 ROUNDS = 20          # resets per test
 MAX_CUT = 30_000     # each cut falls after 1..MAX_CUT bytes: anywhere in a frame
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
 
 
 Target = Tuple[FaultProxy, natsync.Client, Literal["up", "down"]]
@@ -42,21 +37,20 @@ def cut_repeatedly(targets: list[Target], seed: int) -> int:
     return ROUNDS
 
 
-def test_core_publishing_through_resets_mid_frame(server: NatsServer) -> None:
+def test_core_publishing_through_resets_mid_frame(js_server: NatsServer) -> None:
     """The publisher's link is reset mid-PUB, the subscriber's mid-MSG: what arrives is
     whole and in order, and each reset loses at most one run of messages."""
     before = set(natsync_threads())
     pub_ev, sub_ev = Events(), Events()
-    stop = threading.Event()
     sent: list[int] = []
     refused: list[BaseException] = []
-    with FaultProxy(server) as pub_link, FaultProxy(server) as sub_link:
+    with FaultProxy(js_server) as pub_link, FaultProxy(js_server) as sub_link:
         sub_nc = natsync.connect(sub_link.url, **FAST, **sub_ev.options())
         pub_nc = natsync.connect(pub_link.url, **FAST, **pub_ev.options())
         sub = sub_nc.subscribe("seq")
         sub_nc.flush()
 
-        def publish() -> None:
+        def publish(stop: threading.Event) -> None:
             for i in range(200_000):
                 if stop.is_set():
                     return
@@ -70,13 +64,8 @@ def test_core_publishing_through_resets_mid_frame(server: NatsServer) -> None:
                 if i % 10 == 0:
                     time.sleep(0.002)
 
-        publisher = threading.Thread(target=publish)
-        publisher.start()
-        try:
+        with background(publish):
             resets = cut_repeatedly([(pub_link, pub_nc, "up"), (sub_link, sub_nc, "down")], 22)
-        finally:
-            stop.set()
-            publisher.join(10)
         sub_nc.flush(timeout=10)       # its SUB is in place again: the last ones must arrive
         for i in range(sent[-1] + 1, sent[-1] + 11):
             pub_nc.publish("seq", payload(i))
@@ -102,21 +91,20 @@ def test_core_publishing_through_resets_mid_frame(server: NatsServer) -> None:
     wait_for(lambda: set(natsync_threads()) <= before, 5, "the clients' threads to end")
 
 
-def test_js_publish_through_resets_is_stored_exactly_once(server: NatsServer) -> None:
+def test_js_publish_through_resets_is_stored_exactly_once(js_server: NatsServer) -> None:
     """Every js.publish that returned a PubAck is in the stream exactly once, retries
     deduplicated by msg id; a reset can fall in the PUB or in the ack."""
     before = set(natsync_threads())
-    admin = natsync.connect(server.url)
+    admin = natsync.connect(js_server.url)
     jsm = admin.jetstream()
     jsm.add_stream(name="RESETS", subjects=["resets.>"])
-    stop = threading.Event()
     acked: dict[str, int] = {}
     retries = [0]
-    with FaultProxy(server) as link:
+    with FaultProxy(js_server) as link:
         nc = natsync.connect(link.url, **FAST)
         js = nc.jetstream(timeout=0.25)   # a reset request or ack costs one timeout
 
-        def publish() -> None:
+        def publish(stop: threading.Event) -> None:
             for i in range(100_000):
                 if stop.is_set():
                     return
@@ -132,15 +120,9 @@ def test_js_publish_through_resets_is_stored_exactly_once(server: NatsServer) ->
                 else:
                     raise AssertionError(f"{msg_id} never acknowledged")
 
-        publisher = threading.Thread(target=publish)
-        publisher.start()
-        try:
+        with background(publish):
             resets = cut_repeatedly([(link, nc, "up"), (link, nc, "down")], 33)
-        finally:
-            stop.set()
-            publisher.join(30)
         nc.close()
-    assert not publisher.is_alive()
     stored: dict[str, list[int]] = {}
     info = jsm.stream_info("RESETS")
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
