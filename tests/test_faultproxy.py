@@ -9,9 +9,11 @@ from typing import Iterator
 
 import pytest
 
-from natsync.testing import FaultProxy, free_port
+import natsync
+from natsync.testing import FaultProxy, NatsServer, free_port
 
 from .conftest import wait_for
+from .docblocks import python_block_with
 
 
 class TcpServer:
@@ -339,3 +341,13 @@ def test_unreachable_upstream_resets_the_client() -> None:
     with FaultProxy(("127.0.0.1", free_port())) as proxy, dial(proxy) as sock:
         assert read_until_end(sock)[1] in ("reset", "eof")
         wait_for(lambda: proxy.stats["refused"] == 1, 5, "the refusal to be counted")
+
+
+def test_the_documented_examples_run(nats_server: NatsServer) -> None:
+    """docs/testing.md's FaultProxy blocks, as written."""
+    names: dict[str, object] = {"natsync": natsync, "pytest": pytest, "threading": threading}
+    exec(python_block_with("testing.md", "with proxy.blackhole(\"down\"):"), names)
+    exec(python_block_with("testing.md", "def test_survives_a_half_open_link"), names)
+    test = names["test_survives_a_half_open_link"]
+    assert callable(test)
+    test(nats_server)
