@@ -19,7 +19,7 @@ from .fault_helpers import FAST, Events, Timed, background, figure
 PING, MAX_OUT = 0.25, 2
 STALE_BOUND = PING * (MAX_OUT + 1) + 1.0   # what docs/connecting.md promises, plus 1 s
 MARGIN = 0.3                               # how late a timed-out call may return
-TIMEOUTS = (0.2, 0.6, 1.2, 2.0)            # the longest outlives the reconnect
+TIMEOUTS = (0.2, 0.5, 0.9, 1.5)            # the longest outlives the reconnect
 
 
 @pytest.fixture

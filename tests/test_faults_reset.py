@@ -102,7 +102,7 @@ def test_js_publish_through_resets_is_stored_exactly_once(js_server: NatsServer)
     retries = [0]
     with FaultProxy(js_server) as link:
         nc = natsync.connect(link.url, **FAST)
-        js = nc.jetstream(timeout=0.25)   # a reset request or ack costs one timeout
+        js = nc.jetstream(timeout=0.15)   # a reset request or ack costs one timeout
 
         def publish(stop: threading.Event) -> None:
             for i in range(100_000):

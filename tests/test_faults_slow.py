@@ -111,26 +111,26 @@ def test_requests_on_a_slow_link_end_by_their_timeout(server: NatsServer,
 
 
 def test_key_value_on_a_slow_link(slow: FaultProxy) -> None:
-    """Puts and gets of up to 512 KB finish within their timeout; a put too large to
+    """Puts and gets of up to 256 KB finish within their timeout; a put too large to
     cross the link in its timeout fails in time."""
     nc = natsync.connect(slow.url)
     try:
         kv = nc.jetstream(timeout=5.0).create_key_value(bucket="slowkv")
-        for size in (100, 64_000, 512_000):
+        for size in (100, 64_000, 256_000):
             value = os.urandom(size)
             start = time.monotonic()
             kv.put("k", value)
             assert kv.get("k").value == value
             assert time.monotonic() - start < 5.0
         short = nc.jetstream(timeout=0.5).key_value("slowkv")
-        put = Timed(lambda: short.put("big", os.urandom(800_000)), 0.5)   # 1.6 s of link
+        put = Timed(lambda: short.put("big", os.urandom(600_000)), 0.5)   # 1.2 s of link
         put.join(10)
         assert isinstance(put.error, (TimeoutError, NoStreamResponseError)), put.error
         assert put.lateness <= MARGIN
     finally:
         slow.heal()
         nc.close()
-    figure("KV on the slow link", f"800 KB put with timeout 0.5 s failed after "
+    figure("KV on the slow link", f"600 KB put with timeout 0.5 s failed after "
                                   f"{put.elapsed:.3f} s")
 
 
