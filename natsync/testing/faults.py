@@ -11,13 +11,15 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Optional, Tuple
+from typing import TYPE_CHECKING, Literal, Optional, Tuple, TypeVar
 
 if TYPE_CHECKING:
     from .faultproxy import FaultProxy
 
 #: A direction of the proxied link: ``up`` is client → server, ``down`` server → client.
 Direction = Literal["up", "down", "both"]
+
+_F = TypeVar("_F", bound="Fault")
 
 UP: Literal["up"] = "up"
 DOWN: Literal["down"] = "down"
@@ -55,7 +57,7 @@ class Fault:
         if self._proxy is not None:
             self._proxy.remove(self)
 
-    def __enter__(self) -> Fault:
+    def __enter__(self: _F) -> _F:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -88,9 +88,11 @@ class _Link:
         self.cuts: Dict[Cut, _CutState] = {}
 
     def pipes(self) -> Tuple[_Pipe, _Pipe]:
+        """Both pipes, up first."""
         return (self.up, self.down)
 
     def other(self, pipe: _Pipe) -> _Pipe:
+        """The pipe going the other way (its source is `pipe`'s destination)."""
         return self.down if pipe is self.up else self.up
 
 
@@ -106,6 +108,7 @@ class _Call:
         self.error: Optional[BaseException] = None
 
     def run(self) -> None:
+        """Call the function on this (the loop) thread and wake the caller."""
         try:
             self.result = self.fn()
         except BaseException as exc:  # handed back to the caller
@@ -153,6 +156,7 @@ class ProxyLoop:
     # --- other threads ----------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the loop thread; calls go through it from now on."""
         with self._lock:
             self._running = True
         self._thread.start()
@@ -183,6 +187,7 @@ class ProxyLoop:
         return result
 
     def _wake(self) -> None:
+        """Interrupt the loop's select()."""
         try:
             self._wake_w.send(b"\0")
         except OSError:  # full (a wake-up is pending anyway) or closed
@@ -191,6 +196,7 @@ class ProxyLoop:
     # --- faults (on the loop thread) --------------------------------------------------
 
     def add(self, fault: Fault) -> None:
+        """Switch `fault` on for every link (on the loop thread)."""
         self.faults.append(fault)
         fault.active = True
         self._reshape()
@@ -205,6 +211,7 @@ class ProxyLoop:
             self._settle(link)
 
     def remove(self, fault: Fault) -> None:
+        """Switch `fault` off; links a removed black hole swallowed from are reset."""
         if fault not in self.faults:
             return
         self.faults.remove(fault)
@@ -215,6 +222,7 @@ class ProxyLoop:
             self._settle(link)
 
     def _reshape(self) -> None:
+        """Recompute what the faults do to each direction."""
         self._shapes = {d: shape_of(self.faults, d) for d in (UP, DOWN)}
 
     def cut_all(self, reset: bool) -> int:
@@ -230,6 +238,7 @@ class ProxyLoop:
     # --- the loop ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        """The loop: run the calls handed in, write what is due, wait for sockets."""
         self._listener.setblocking(False)
         self._sel.register(self._listener, selectors.EVENT_READ, "listen")
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -261,6 +270,7 @@ class ProxyLoop:
                 item.run()
 
     def _close_all(self) -> None:
+        """Close every link, the listener and the wake-up pair (after the loop ended)."""
         for link in list(self._links):
             self._forget(link, reset=False)
         self._sel.close()
@@ -320,6 +330,7 @@ class ProxyLoop:
         return link.closing or pipe.dst_dead or self._shapes[pipe.direction].blackhole
 
     def _on_event(self, data: Any, mask: int) -> None:
+        """Dispatch one ready socket: the listener, the wake-up pair or a link's end."""
         if data == "listen":
             self._accept()
             return
@@ -344,6 +355,7 @@ class ProxyLoop:
     # --- connections ------------------------------------------------------------------
 
     def _accept(self) -> None:
+        """Accept every waiting client and start its upstream connect."""
         while True:
             try:
                 client, _ = self._listener.accept()
@@ -413,6 +425,7 @@ class ProxyLoop:
 
     @staticmethod
     def _shut(pipe: _Pipe) -> None:
+        """Pass the EOF on: a FIN to the pipe's destination."""
         try:
             pipe.dst.shutdown(socket.SHUT_WR)
         except OSError:
@@ -444,6 +457,7 @@ class ProxyLoop:
     # --- moving bytes -----------------------------------------------------------------
 
     def _read(self, link: _Link, pipe: _Pipe) -> None:
+        """Read what the pipe's source has: keep it, due after the latency, or drop it."""
         sink = self._sinks(link, pipe)
         size = _READ_SIZE if sink else min(_READ_SIZE, self._buffer_size - pipe.queued)
         try:
@@ -475,6 +489,7 @@ class ProxyLoop:
             self.stats["peak_buffered"] = pipe.queued
 
     def _count_dropped(self, pipe: _Pipe, n: int) -> None:
+        """Count `n` bytes a black hole swallowed."""
         self.stats[f"{pipe.direction}_dropped"] += n
 
     def _src_failed(self, link: _Link, pipe: _Pipe) -> None:
