@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench dist clean
+.PHONY: install demo test lint typecheck unit soak bench dist clean
 
 install: $(STAMP)
 
@@ -28,6 +28,16 @@ unit: install
 
 test: lint typecheck unit
 
+# Random network faults through natsync.testing.FaultProxy under mixed traffic, for
+# SOAK_SECONDS (the suite runs the same test for 3 s). The figures it measured are
+# appended to soak-figures.txt. SOAK_SEED picks another sequence of faults.
+SOAK_SECONDS ?= 60
+SOAK_SEED ?= 2024
+soak: install
+	NATSYNC_SOAK_SECONDS=$(SOAK_SECONDS) NATSYNC_SOAK_SEED=$(SOAK_SEED) \
+	NATSYNC_FIGURES=soak-figures.txt \
+	$(PY) -m pytest -q -s -p no:cacheprovider --timeout=3600 tests/test_faults_soak.py
+
 # The nats.js column needs node + npm; without them it shows n/a (npm ci is not part of `make test`).
 bench: install
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench/js --no-audit --no-fund; \
@@ -42,4 +52,4 @@ dist: install
 	$(VENV)/bin/twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache soak-figures.txt

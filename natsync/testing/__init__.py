@@ -18,9 +18,15 @@ from typing import Callable, Iterator
 from .binary import ServerBinaryNotFoundError, ServerStartError, find_server_binary, free_port
 from .cluster import NatsCluster
 from .config import render_config
+from .faultproxy import FaultProxy
+from .faults import Cut, Direction, Fault
 from .server import NatsServer
 
 __all__ = [
+    "Cut",
+    "Direction",
+    "Fault",
+    "FaultProxy",
     "NatsCluster",
     "NatsServer",
     "ServerBinaryNotFoundError",
