@@ -173,11 +173,12 @@ class Client:
             return self._mux.request(subj, subject, payload, timeout, headers)
         inbox = reply if reply is not None else self.new_inbox()
         check_subject(inbox, what="reply subject")
+        deadline = time.monotonic() + timeout
         sub = self.subscribe(inbox, max_msgs=1)
         try:
-            self._sender.publish(subj, payload, inbox.encode(), headers, now=True)
             try:
-                msg = sub.next_msg(timeout)
+                self._sender.publish(subj, payload, inbox.encode(), headers, True, deadline)
+                msg = sub.next_msg(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r}") from None
         finally:

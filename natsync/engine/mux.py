@@ -152,12 +152,18 @@ class ReplyMux:
         only request in flight); NoRespondersError and TimeoutError as request() says."""
         if not self.sid:
             self._subscribe_inbox()
+        deadline = time.monotonic() + timeout
         waiter = RequestWaiter(self.ready)
         token = self.register(waiter)
         try:
             frame = self._sender.frame(subj, self._prefix_b + token.encode(), payload, headers)
-            self._writer.publish(frame, len(payload), True, len(self.table) == 1)
-            woken = waiter.wait(timeout)
+            try:
+                self._writer.publish(frame, len(payload), True, len(self.table) == 1, deadline)
+            except TimeoutError:
+                raise TimeoutError(f"nats: timeout waiting for a reply to {subject!r} (the "
+                                   f"request could not be queued: the outbound buffer stayed "
+                                   f"full)") from None
+            woken = waiter.wait(deadline - time.monotonic())
             if not woken:
                 waiter.abandoned = True
             self.wake_one()  # the next answered request's thread, whatever happened here
@@ -173,13 +179,15 @@ class ReplyMux:
         return msg
 
     def send(self, subj: bytes, payload: bytes, handler: ReplyHandler,
-             headers: Optional[HeadersLike]) -> str:
-        """Send a request whose replies go to `handler` (through the flusher); its token."""
+             headers: Optional[HeadersLike], deadline: Optional[float] = None) -> str:
+        """Send a request whose replies go to `handler` (through the flusher); its token.
+        Waits for room in the outbound buffer until `deadline` at the most."""
         if not self.sid:
             self._subscribe_inbox()
         token = self.register(handler)
         try:
-            self._sender.publish(subj, payload, self._prefix_b + token.encode(), headers)
+            self._sender.publish(subj, payload, self._prefix_b + token.encode(), headers,
+                                 deadline=deadline)
         except BaseException:
             self.forget(token)
             raise
@@ -190,7 +198,7 @@ class ReplyMux:
         """Send a request and return the future of its first reply."""
         deadline = None if timeout is None else time.monotonic() + timeout
         future = ReplyFuture(subject, deadline, self._timer, self.forget)
-        future.token = self.send(subj, payload, future, headers)
+        future.token = self.send(subj, payload, future, headers, deadline)
         try:
             self._timer.add(future, len(self.table))
         except BaseException:
@@ -203,7 +211,7 @@ class ReplyMux:
                      headers: Optional[HeadersLike]) -> Iterator[Msg]:
         """Send a request and return the iterator of its replies (see Client.request_many)."""
         waiter = ManyWaiter()
-        token = self.send(subj, payload, waiter, headers)
+        token = self.send(subj, payload, waiter, headers, time.monotonic() + timeout)
         return self._replies(subject, token, waiter, timeout, max_msgs, stall)
 
     def _replies(self, subject: str, token: str, waiter: ManyWaiter, timeout: float,

@@ -41,10 +41,12 @@ class Sender:
         return encode_pub(subj, payload, reply, hdr)
 
     def publish(self, subj: bytes, payload: bytes, reply: bytes,
-                headers: Optional[HeadersLike], now: bool = False) -> None:
+                headers: Optional[HeadersLike], now: bool = False,
+                deadline: Optional[float] = None) -> None:
         """Queue a message for the flusher, or with `now` write it on this thread when
-        nobody else is writing (see Writer.publish)."""
-        self._writer.publish(self.frame(subj, reply, payload, headers), len(payload), now)
+        nobody else is writing; wait for room until `deadline` at most (see Writer.publish)."""
+        self._writer.publish(self.frame(subj, reply, payload, headers), len(payload), now,
+                             deadline=deadline)
 
     def respond(self, reply: str, payload: bytes, headers: Optional[HeadersLike]) -> None:
         """Publish a reply, written at once on this thread when nobody else is writing

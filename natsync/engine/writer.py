@@ -13,6 +13,7 @@ without parsing anything. Past `pending_size` bytes a publisher waits (up to
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -60,32 +61,43 @@ class Writer:
 
     # --- publishers ----------------------------------------------------------------------
 
-    def publish(self, frame: bytes, n: int, now: bool = False, alone: bool = True) -> None:
+    def publish(self, frame: bytes, n: int, now: bool = False, alone: bool = True,
+                deadline: Optional[float] = None) -> None:
         """Append a message frame (with `n` payload bytes), waiting for room if the buffer
-        is full. Raises ConnectionClosedError once the client is closing: checked under
-        the lock close() takes, so a frame is either sent or refused, never dropped.
+        is full, until `flush_timeout` or `deadline` (a time.monotonic() value) passes.
+        Raises ConnectionClosedError once the client is closing: checked under the lock
+        close() takes, so a frame is either sent or refused, never dropped.
 
-        With `now`, write at once on this thread when nobody else is writing: request()
-        and respond() save a hop to the flusher that way, and the send token keeps every
-        write in frame order. With `alone` False (other requests are in flight) the frame
-        is left to the flusher even then, so many threads' frames share one send and none
-        pays a syscall and the GIL hand-offs around it.
+        With `now`, write at once on this thread when the frame is the only one waiting
+        and the socket takes it without blocking: request() and respond() save a hop to
+        the flusher that way, and the send token keeps every write in frame order. With
+        `alone` False (other requests are in flight) the frame is left to the flusher even
+        then, so many threads' frames share one send and none pays a syscall and the GIL
+        hand-offs around it.
         """
         with self.lock:
             if self._closed or self._size >= self._limit:
-                self._admit()
-            self._frames.append(frame)
+                self._admit(deadline)
+            frames = self._frames
+            frames.append(frame)
             self._size += len(frame)
             self.out_msgs += 1
             self.out_bytes += n
-            if now and alone and not self._sending and self._sock is not None:
+            if (now and alone and len(frames) == 1 and not self._sending
+                    and self._sock is not None):
                 sock, on_failure = self._sock, self._on_failure
                 batch = self._take()
             else:
                 if self._idle:
                     self._data.notify()
                 return
-        self._send(sock, batch, on_failure)
+        if _writable(sock):
+            self._send(sock, batch, on_failure)
+        else:  # the kernel's buffer is full: the caller must not block in send()
+            with self.lock:
+                self._frames[0:0] = batch
+                self._size += len(frame)
+            self._release()
 
     def control(self, frame: bytes) -> None:
         """Queue a control frame (no backpressure: they are small and must not wait)."""
@@ -99,12 +111,14 @@ class Writer:
         if self._idle:
             self._data.notify()
 
-    def _admit(self) -> None:
-        """Refuse a frame once closed, or block until the flusher has taken the frames
-        (holds the lock)."""
+    def _admit(self, deadline: Optional[float]) -> None:
+        """Refuse a frame once closed, or block until the flusher has taken the frames,
+        `flush_timeout` or `deadline` at the most (holds the lock)."""
         limit = self._limit
         timeout = self._flush_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None:
+            own = time.monotonic() + timeout
+            deadline = own if deadline is None else min(deadline, own)
         self._room_waiters += 1
         try:
             while self._closed or self._size >= limit:
@@ -120,7 +134,7 @@ class Writer:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError("nats: timed out waiting for room in the outbound "
-                                           "buffer (flush_timeout)")
+                                           "buffer (pending_size)")
                     self._room.wait(remaining)
         finally:
             self._room_waiters -= 1
@@ -230,11 +244,22 @@ class Writer:
             if on_failure is not None:
                 on_failure(exc)
         finally:
-            with self.lock:
-                self._sending = False
-                self._room.notify_all()
-                if (self._frames or self._stopping) and self._idle:
-                    self._data.notify()
+            self._release()
+
+    def _release(self) -> None:
+        """Give the send token back and wake whoever waits for it or for room."""
+        with self.lock:
+            self._sending = False
+            self._room.notify_all()
+            if (self._frames or self._stopping) and self._idle:
+                self._data.notify()
+
+
+def _writable(sock: socket.socket) -> bool:
+    """Whether `sock` takes a small write now, without blocking (a poll, no waiting)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(0))
 
 
 def _unsent(batch: list[bytes], sent: int) -> list[bytes]:

@@ -1,9 +1,9 @@
-"""request() outlives its timeout while the outbound buffer is full.
+"""request() ends by its timeout while the outbound buffer is full.
 
-A publisher keeps the buffer at pending_size on a slow uplink; a request made then
-waits in Outbound._wait_for_room, which has no deadline but flush_timeout, and each
-time the flusher frees room the publisher fills it first. Observed: timeouts of 0.2 s
-and 0.5 s raise TimeoutError after about 8 s.
+A publisher keeps the buffer at pending_size on a slow uplink; a request made then must
+not wait for room past its own deadline (it once waited with no deadline but
+flush_timeout, and each time the flusher freed room the publisher filled it first:
+timeouts of 0.2 s and 0.5 s raised TimeoutError after about 8 s).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import natsync
 from natsync.errors import TimeoutError
 from natsync.testing import FaultProxy, NatsServer
 
-from ..fault_helpers import Timed, background
+from .fault_helpers import Timed, background
 
 
 def test_request_ends_by_its_timeout_while_publish_waits_for_room() -> None:
@@ -50,4 +50,4 @@ def test_request_ends_by_its_timeout_while_publish_waits_for_room() -> None:
     report = [(c.timeout, type(c.error).__name__, round(c.elapsed, 2)) for c in calls]
     for call in calls:
         assert isinstance(call.error, TimeoutError), report
-        assert call.lateness <= 0.3, report    # observed: 0.2 s and 0.5 s returned after ~8 s
+        assert call.lateness <= 0.3, report    # was: 0.2 s and 0.5 s returned after ~8 s
