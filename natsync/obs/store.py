@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import io
+import json
 import logging
 import os
 import tempfile
+import time
 from collections import deque
 from concurrent.futures import Future
 from typing import (
@@ -30,7 +32,7 @@ from typing import (
     Union,
 )
 
-from ..errors import BadArgumentError
+from ..errors import BadArgumentError, Error
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import Headers
 from ..js import api
@@ -43,6 +45,7 @@ from ..js.errors import (
     ServiceUnavailableError,
     StreamNotFoundError,
 )
+from ..js.manager import JetStreamManager
 from ..nuid import next_nuid
 from .config import ObjectStoreStatus, check_bucket, chunk_subject, stream_name
 from .errors import (
@@ -72,6 +75,7 @@ from .watcher import ObjectWatcher
 
 if TYPE_CHECKING:
     from ..js.context import JetStreamContext
+    from ..msg import Msg
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "ObjectStore", "Progress"]
 
@@ -80,6 +84,11 @@ log = logging.getLogger("natsync.obs")
 DEFAULT_CHUNK_SIZE = 128 * 1024
 #: Bytes of chunks a put keeps published but not yet acknowledged.
 PUT_WINDOW_BYTES = 4 * 1024 * 1024
+#: How long a failed put waits for the last acks and the bucket check: on a slow link
+#: they are queued behind its chunks, and the put must fail near its own timeout.
+CLEANUP_WAIT = 0.2
+#: How long the purge of a failed put's chunks may take to be confirmed, in the background.
+PURGE_WAIT = 60.0
 #: Bytes of chunks a get asks the server for at a time.
 GET_WINDOW_BYTES = 4 * 1024 * 1024
 
@@ -227,9 +236,15 @@ class ObjectStore:
                           metadata=meta.metadata, options=meta.options)
         try:
             self._send_chunks(info, reader, size_, total, progress)  # purges if it fails
-        except NoStreamResponseError:
-            self._stream_info()  # BucketNotFoundError if the bucket is gone
-            raise
+        except NoStreamResponseError as missing:
+            try:  # BucketNotFoundError if the bucket is gone, which explains the silence
+                self._cleanup().stream_info(self.stream)
+            except NotFoundError:
+                raise BucketNotFoundError(
+                    description=f"bucket {self.bucket!r} not found") from None
+            except NoStreamResponseError:
+                pass  # the link is as slow as before: the missing ack is the news
+            raise missing
         finally:
             if close is not None:
                 close()
@@ -261,10 +276,10 @@ class ObjectStore:
         inflight: Deque[Tuple[Future[api.PubAck], int]] = deque()
         sha = hashlib.sha256()
         sent = acked = chunks = 0
-        wait = self._timeout + 5.0  # the publisher fails a future after its own timeout
         maybe_stored = False  # whether a chunk may be in the stream (purge on failure)
 
-        def reap() -> None:
+        def reap(wait: float = self._timeout + 5.0) -> None:
+            """Wait for the oldest chunk's ack (the publisher fails it after its timeout)."""
             nonlocal acked, maybe_stored
             fut, n = inflight.popleft()
             try:
@@ -296,13 +311,14 @@ class ObjectStore:
                 reap()
         except BaseException:
             progress = None
+            give_up = time.monotonic() + CLEANUP_WAIT
             while inflight:  # let them land, so the purge removes them all
                 try:
-                    reap()
+                    reap(max(0.0, give_up - time.monotonic()))
                 except BaseException:
                     pass
             if maybe_stored:
-                self._purge(subject)
+                self._purge_late(subject)
             raise
         info.size = sent
         info.chunks = chunks
@@ -312,6 +328,10 @@ class ObjectStore:
         """Publish the meta message, rolling up (replacing) the subject's older ones."""
         self._js.publish(meta_subject(self.bucket, info.name), info.to_json(), headers=_ROLLUP)
 
+    def _cleanup(self) -> JetStreamManager:
+        """A manager whose calls wait only CLEANUP_WAIT, for a failed put's bucket check."""
+        return JetStreamManager(self._js.nc, prefix=self._js.prefix, timeout=CLEANUP_WAIT)
+
     def _purge(self, subject: str) -> None:
         """Purge a subject from the stream, logging (not raising) a failure."""
         try:
@@ -319,6 +339,33 @@ class ObjectStore:
         except StreamNotFoundError:
             pass  # the bucket is gone, and its chunks with it
         except Exception as exc:
+            log.warning("natsync: could not purge %s from %s: %s", subject, self.stream, exc)
+
+    def _purge_late(self, subject: str) -> None:
+        """Purge a failed put's chunks without waiting: now, and again once the server has
+        answered, for chunks its stream was still storing (a stream stores what it was
+        sent in its own time, so chunks sent before a purge may land after it)."""
+        nc = self._js.nc
+        api = f"{self._js.prefix}.STREAM.PURGE.{self.stream}"
+        body = json.dumps({"filter": subject}).encode()
+
+        def report(done: Future[Msg]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                log.warning("natsync: could not confirm the purge of %s from %s: %s", subject,
+                            self.stream, done.exception() or "cancelled")
+
+        def again(first: Future[Msg]) -> None:
+            report(first)
+            if not first.cancelled() and first.exception() is None and not nc.is_closed:
+                try:
+                    nc.request_async(api, body, timeout=PURGE_WAIT).add_done_callback(report)
+                except Error as exc:
+                    log.warning("natsync: could not purge %s from %s: %s", subject, self.stream,
+                                exc)
+
+        try:
+            nc.request_async(api, body, timeout=PURGE_WAIT).add_done_callback(again)
+        except Error as exc:
             log.warning("natsync: could not purge %s from %s: %s", subject, self.stream, exc)
 
     def delete(self, name: str) -> None:
