@@ -4,7 +4,11 @@ Seed and .creds files are read at each handshake straight into a bytearray; the 
 buffer is zeroed once the seed is located and the seed's own bytearray as soon as the
 nonce is signed, so seeds do not stay in natsync's memory between connections. (The
 nkeys and PyNaCl libraries make short-lived copies of their own while signing, and a seed
-given as `nkeys_seed_str` is an immutable str that cannot be wiped.)
+given as `nkeys_seed_str`, or .creds contents given as a str or bytes, is an immutable
+object of the caller's that cannot be wiped.)
+
+No error says what a credential holds: a value that is not a readable path is described,
+never quoted, since it may be the secret itself (.creds contents, a seed, a token).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ _SEED_LINE = re.compile(rb"(?m)^[ \t]*(S[A-Z2-7]{57,})[ \t\r]*$")
 def _read_file(path: str, what: str) -> bytearray:
     """The whole file, read straight into a bytearray (no immutable copy is made)."""
     buf = bytearray()
+    failure = ""
     try:
         with open(path, "rb", buffering=0) as fh:
             buf = bytearray(max(os.fstat(fh.fileno()).st_size, 0) + 1)
@@ -44,12 +49,37 @@ def _read_file(path: str, what: str) -> bytearray:
                 if not got:
                     break
                 n += got
-    except OSError as exc:
-        _wipe(buf)
-        raise AuthenticationError(f"cannot read {what} {path!r}: {exc.strerror}") from None
+    except OSError as exc:  # raised below, outside this block: the OSError (whose
+        _wipe(buf)          # filename may be a mistaken secret) is not kept as its context
+        failure = exc.strerror or type(exc).__name__
+    if failure:
+        raise AuthenticationError(f"cannot read {what} {shown_path(path)}: {failure}")
     data = buf[:n]  # a copy rather than shrinking `buf`, which may move it unwiped
     _wipe(buf)
     return data
+
+
+def shown_path(path: object) -> str:
+    """How an error names a credentials path: quoted when it looks like one (a separator,
+    or a credentials file's extension), else only described, since a mistaken value may
+    be the secret itself (a seed, a token, a JWT, a file's contents)."""
+    if (isinstance(path, str) and 0 < len(path) <= 4096 and path.isprintable()
+            and "BEGIN" not in path and not _SEED_LINE.search(path.encode())
+            and ("/" in path or os.sep in path or path.endswith(_CREDS_EXTENSIONS))):
+        return repr(path)
+    size = len(path) if isinstance(path, (str, bytes, bytearray)) else 0
+    return f"(a {type(path).__name__} of {size} characters, not shown: it does not look " \
+           f"like a path)"
+
+
+_CREDS_EXTENSIONS = (".creds", ".nk", ".jwt", ".seed", ".txt", ".key", ".pem")
+
+
+def is_creds_text(value: object) -> bool:
+    """Whether a `user_credentials` value is the contents of a .creds file, not a path."""
+    if isinstance(value, (bytes, bytearray)):
+        return True
+    return isinstance(value, str) and ("BEGIN" in value or "\n" in value)
 
 
 def _wipe(buf: bytearray) -> None:
@@ -175,8 +205,11 @@ def connect_auth(opts: Options, srv: Server, nonce: Optional[str]) -> dict[str, 
             if isinstance(creds, tuple):
                 jwt = _jwt_from_text(_read_file(creds[0], "JWT file"))
                 seed = _seed_from_text(_read_file(creds[1], "NKEY seed file"))
-            else:
+            elif isinstance(creds, str) and not is_creds_text(creds):
                 jwt, seed = creds_parts(_read_file(creds, "credentials file"))
+            else:  # the contents, e.g. from a Kubernetes secret or the environment
+                text = creds.encode() if isinstance(creds, str) else creds
+                jwt, seed = creds_parts(bytearray(text))
         elif opts.nkeys_seed is not None:
             seed = _seed_from_text(_read_file(opts.nkeys_seed, "NKEY seed file"))
         elif opts.nkeys_seed_str is not None:

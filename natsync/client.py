@@ -13,12 +13,14 @@ The Client only checks arguments and calls them.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from .args import check_timeout as _check_timeout
 from .args import payload_bytes as _payload_bytes
+from .contexts import connect_settings, load_context
 from .engine.callbacks import Callbacks
 from .engine.fork import ForkGuard
 from .engine.lifecycle import Lifecycle, ServersChanged
@@ -41,11 +43,11 @@ from .errors import (
     TimeoutError,
 )
 from .headers import HeadersLike
-from .msg import Msg, MsgContext, no_responders
+from .msg import Msg, MsgContext, empty_reply, no_responders
 from .nuid import next_nuid
 from .options import Options, make_options
 from .protocol import encode_pub
-from .servers import ServerPool, servers_from
+from .servers import BadURLError, ServerPool, servers_from
 from .subjects import check_queue, check_subject, publish_subject
 from .subscription import MsgHandler, Subscription
 
@@ -119,6 +121,18 @@ class Client:
         start = time.perf_counter()
         self.flush(timeout)
         return time.perf_counter() - start
+
+    def set_server_pool(self, servers: Union[str, Sequence[str]]) -> None:
+        """Replace the servers the client reconnects to (URLs as `connect()` takes them).
+
+        The current connection stays; the next reconnect uses the new pool (call
+        `force_reconnect()` to move now). Servers the cluster announces are added again
+        unless `ignore_discovered_servers`. BadURLError if a URL is bad or none is given.
+        """
+        self._life.check_usable()
+        if not servers:
+            raise BadURLError("set_server_pool(): no server URLs given")
+        self._pool.replace(servers_from(servers), not self._options.dont_randomize)
 
     def force_reconnect(self) -> None:
         """Drop the current connection and reconnect (to the next server of the pool)."""
@@ -220,19 +234,23 @@ class Client:
 
     def request_many(self, subject: str, payload: bytes = b"", timeout: float = 1.0,
                      max_msgs: Optional[int] = None, stall: Optional[float] = None,
-                     headers: Optional[HeadersLike] = None) -> Iterator[Msg]:
+                     headers: Optional[HeadersLike] = None,
+                     sentinel: Optional[Callable[[Msg], bool]] = None) -> Iterator[Msg]:
         """Publish a request and iterate over its replies (scatter-gather).
 
         The iteration ends after `max_msgs` replies, after `timeout` seconds in total,
-        when no reply came for `stall` seconds (after the first), or at a reply with an
-        empty payload and no headers (the sentinel convention).
+        when no reply came for `stall` seconds (after the first), or at the sentinel: a
+        reply for which `sentinel(msg)` is true, not itself yielded (by default one with
+        an empty payload and no headers).
         """
         self._life.check_requestable()
         _check_timeout(timeout)
         _check_timeout(stall, "stall")
+        if sentinel is not None and not callable(sentinel):
+            raise BadArgumentError(f"sentinel must be callable, not {type(sentinel).__name__}")
         subj, payload = self._request_args(subject, payload)
         return self._mux.request_many(subj, subject, payload, timeout, max_msgs, stall,
-                                      headers)
+                                      headers, sentinel or empty_reply)
 
     def _request_args(self, subject: str, payload: bytes) -> tuple[bytes, bytes]:
         """Check that requests may be sent, and encode the subject and payload."""
@@ -414,11 +432,22 @@ class Client:
         return f"<natsync.Client {self._life.state} {url} subs={len(self._subs)}>"
 
 
-def connect(servers: Union[str, Sequence[str], None] = None, **options: Any) -> Client:
+def connect(servers: Union[str, Sequence[str], None] = None, *, context: Optional[str] = None,
+            **options: Any) -> Client:
     """Connect to NATS and return a ready Client.
 
     `servers` is a URL, a comma-separated string or a list; when omitted the `NATS_URL`
     environment variable is used, then `nats://127.0.0.1:4222`. Options take nats-py's
     names and defaults (times in seconds).
+
+    `context` names a NATS CLI context (`~/.config/nats/context/NAME.json`, or a path):
+    its URL, credentials, TLS files and inbox prefix apply unless `servers` or an option
+    says otherwise. With neither `servers` nor `context`, `NATS_CONTEXT` names one.
     """
+    if context is None and not servers:
+        context = os.environ.get("NATS_CONTEXT") or None
+    if context:
+        url, settings = connect_settings(load_context(context))
+        options = {**settings, **options}
+        servers = servers or url
     return Client(servers, make_options(options))

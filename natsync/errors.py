@@ -230,3 +230,7 @@ def _permission_parts(message: str) -> tuple[str, str]:
 
 class WebSocketError(ProtocolError):
     """A ws:// or wss:// server refused the websocket upgrade or broke RFC 6455 framing."""
+
+
+class ProxyError(Error):
+    """The HTTP proxy (`proxy=` option) could not be reached or refused the tunnel."""

@@ -160,3 +160,8 @@ class Msg:
 def no_responders(msg: Msg) -> bool:
     """Whether a reply is the server's 503 status: nobody is subscribed to the subject."""
     return msg.headers is not None and msg.headers.status == 503 and not msg.data
+
+
+def empty_reply(msg: Msg) -> bool:
+    """request_many's default sentinel: a reply with an empty payload and no headers."""
+    return not msg.data and msg.headers is None

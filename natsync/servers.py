@@ -63,7 +63,8 @@ class Server:
 def parse_url(url: str, discovered: bool = False) -> Server:
     """Parse `nats://[user:pass@|token@]host[:port]` (also tls://, ws://, wss://, or bare host)."""
     if not isinstance(url, str) or not url.strip():
-        raise BadURLError(f"server URL must be a non-empty string, got {url!r}")
+        shown = redact_url(url) if isinstance(url, str) else url
+        raise BadURLError(f"server URL must be a non-empty string, got {shown!r}")
     text = url.strip()
     if "://" not in text:
         text = "nats://" + text
@@ -71,15 +72,16 @@ def parse_url(url: str, discovered: bool = False) -> Server:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise BadURLError(f"invalid server URL {url!r}: {exc}") from None
+        raise BadURLError(f"invalid server URL {redact_url(text)!r}: "
+                          f"{str(exc).replace(text, redact_url(text))}") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise BadURLError(f"invalid server URL {url!r}: scheme must be one of "
+        raise BadURLError(f"invalid server URL {redact_url(text)!r}: scheme must be one of "
                           f"{', '.join(DEFAULT_PORTS)}")
     if not parts.hostname:
-        raise BadURLError(f"invalid server URL {url!r}: no host")
+        raise BadURLError(f"invalid server URL {redact_url(text)!r}: no host")
     if port == 0:
-        raise BadURLError(f"invalid server URL {url!r}: port 0")
+        raise BadURLError(f"invalid server URL {redact_url(text)!r}: port 0")
     user = password = token = None
     if parts.username is not None:
         if parts.password is not None:
@@ -89,6 +91,16 @@ def parse_url(url: str, discovered: bool = False) -> Server:
     return Server(scheme=scheme, host=parts.hostname, port=port or DEFAULT_PORTS[scheme],
                   user=user, password=password, token=token, path=parts.path,
                   discovered=discovered)
+
+
+def redact_url(url: str) -> str:
+    """`url` with any user, password or token before the host replaced by `***`, so an
+    error about a URL never shows its credentials."""
+    scheme, sep, rest = url.rpartition("://")
+    head, at, tail = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}***@{tail}"
 
 
 def servers_from(servers: Union[str, Sequence[str], None]) -> list[Server]:
@@ -129,6 +141,29 @@ class ServerPool:
             srv = self._servers.pop(0)
             self._servers.append(srv)
             return srv
+
+    def replace(self, servers: list[Server], randomize: bool) -> None:
+        """Make `servers` the pool (BadURLError if empty). A server already known keeps
+        what was learnt of it (attempts, credentials found to work) and its place in the
+        rotation is reset; discovered servers not listed are dropped until the cluster
+        announces them again."""
+        if not servers:
+            raise BadURLError("no server URLs given")
+        with self._lock:
+            known = {(s.scheme, s.hostport): s for s in self._servers}
+            fresh = [known.get((s.scheme, s.hostport), s) for s in servers]
+            for old, new in zip(fresh, servers):
+                if old is not new:  # the same server: take the new URL's credentials
+                    old.user, old.password, old.token = new.user, new.password, new.token
+                    old.path, old.discovered = new.path, False
+            if randomize:
+                random.shuffle(fresh)
+            self._servers = fresh
+
+    def find(self, url: str) -> Optional[Server]:
+        """The pool's server whose URL (as `Server.url` shows it) is `url`, if any."""
+        with self._lock:
+            return next((s for s in self._servers if s.url == url), None)
 
     def remove(self, srv: Server) -> None:
         """Drop a server that has used up its attempts or failed authorisation twice."""

@@ -23,10 +23,11 @@ import socket
 import struct
 import threading
 import time
-from typing import Optional, Union
+from typing import Mapping, Optional, Union
 from urllib.parse import quote
 
 from .errors import TimeoutError, WebSocketError
+from .httphead import MAX_HEAD, Outcome, parse_head, read_head, status_of
 from .servers import Server
 from .version import __version__
 
@@ -52,7 +53,6 @@ MAX_FRAME = 1 << 20  # payload bytes of one client frame; send() of more returns
 USER_AGENT = f"natsync/{__version__}"  # nats-server splits frames to 4 KiB for "Mozilla/..."
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_MAX_RESPONSE_HEAD = 16 * 1024
 _RAW_RECV = 64 * 1024
 _MASK_CHUNK = 8 * 1024  # bytes masked per big-integer XOR (a multiple of 4)
 
@@ -424,8 +424,8 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode("ascii") + _GUID).digest()).decode("ascii")
 
 
-def _request(srv: Server, key: str) -> bytes:
-    """The HTTP/1.1 upgrade request for `srv`."""
+def _request(srv: Server, key: str, extra: Mapping[str, str]) -> bytes:
+    """The HTTP/1.1 upgrade request for `srv`, with the `extra` headers."""
     path = quote(srv.path or "/", safe="/%:@!$&'()*+,;=-._~")
     lines = [
         f"GET {path} HTTP/1.1",
@@ -436,33 +436,22 @@ def _request(srv: Server, key: str) -> bytes:
         "Sec-WebSocket-Version: 13",
         f"User-Agent: {USER_AGENT}",
     ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    lines += [f"{name}: {value}" for name, value in extra.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def _read_head(sock: socket.socket, srv: Server, deadline: float) -> tuple[bytes, bytes]:
     """Read the HTTP response head; return it and the bytes after it."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        if len(data) >= 5 and not data.startswith(b"HTTP/"):
-            break  # not HTTP at all: fail now instead of waiting for a blank line
-        if len(data) > _MAX_RESPONSE_HEAD:
-            raise WebSocketError(f"nats: websocket upgrade with {srv.url} failed: response "
-                                 f"head longer than {_MAX_RESPONSE_HEAD} bytes")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"nats: websocket upgrade with {srv.url} timed out")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(_RAW_RECV)
-        except socket.timeout:
-            raise TimeoutError(f"nats: websocket upgrade with {srv.url} timed out") from None
-        if not chunk:
-            if data.startswith(b"HTTP/") or not data:
-                raise WebSocketError(f"nats: {srv.url} closed the connection during the "
-                                     f"websocket upgrade")
-            break
-        data += chunk
-    if not data.startswith(b"HTTP/"):
+    outcome, data, rest = read_head(sock, deadline)
+    if outcome is Outcome.TIMEOUT:
+        raise TimeoutError(f"nats: websocket upgrade with {srv.url} timed out")
+    if outcome is Outcome.TOO_LONG:
+        raise WebSocketError(f"nats: websocket upgrade with {srv.url} failed: response "
+                             f"head longer than {MAX_HEAD} bytes")
+    if outcome is Outcome.EOF:
+        raise WebSocketError(f"nats: {srv.url} closed the connection during the "
+                             f"websocket upgrade")
+    if outcome is Outcome.NOT_HTTP:
         if data.startswith(b"INFO "):
             raise WebSocketError(
                 f"nats: {srv.url} is a NATS client port, not a websocket one (it sent INFO): "
@@ -470,28 +459,19 @@ def _read_head(sock: socket.socket, srv: Server, deadline: float) -> tuple[bytes
                 f"websocket {{ }} block")
         raise WebSocketError(f"nats: {srv.url} did not answer the websocket upgrade with HTTP "
                              f"(got {data[:40]!r}); is it a wss:// (TLS) port?")
-    head, _, rest = data.partition(b"\r\n\r\n")
-    return head, rest
+    return data, rest
 
 
 def _check_response(head: bytes, rest: bytes, srv: Server, key: str) -> None:
     """Raise WebSocketError unless `head` accepts the upgrade requested with `key`."""
-    lines = head.decode("latin-1").split("\r\n")
-    status = lines[0].split(" ", 2)
+    status_line, headers = parse_head(head)
     where = f"nats: websocket upgrade with {srv.url} failed"
-    if len(status) < 2 or status[1] != "101":
+    if status_of(status_line) != 101:
         body = rest.decode("utf-8", "replace").strip().splitlines()
         detail = f": {body[0][:200]}" if body else ""
         if "HTTPS" in detail and srv.scheme == "ws":
             detail += " (the listener wants TLS: use a wss:// URL)"
-        raise WebSocketError(f"{where}: the server answered {lines[0]!r}{detail}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            lname = name.strip().lower()
-            prior = headers.get(lname)
-            headers[lname] = f"{prior}, {value.strip()}" if prior else value.strip()
+        raise WebSocketError(f"{where}: the server answered {status_line!r}{detail}")
 
     def tokens(name: str) -> set[str]:
         """The comma-separated, lower-cased tokens of header `name`."""
@@ -511,15 +491,17 @@ def _check_response(head: bytes, rest: bytes, srv: Server, key: str) -> None:
                              f"({headers['sec-websocket-protocol']})")
 
 
-def upgrade(sock: socket.socket, srv: Server, deadline: float) -> WebSocket:
-    """Do the HTTP upgrade on a connected (TLS-wrapped for wss) socket, within `deadline`."""
+def upgrade(sock: socket.socket, srv: Server, deadline: float,
+            headers: Optional[Mapping[str, str]] = None) -> WebSocket:
+    """Do the HTTP upgrade on a connected (TLS-wrapped for wss) socket, within `deadline`;
+    `headers` are added to the request (auth at an ingress, for instance)."""
     key = base64.b64encode(os.urandom(16)).decode("ascii")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError(f"nats: websocket upgrade with {srv.url} timed out")
     sock.settimeout(remaining)
     try:
-        sock.sendall(_request(srv, key))
+        sock.sendall(_request(srv, key, headers or {}))
     except socket.timeout:
         raise TimeoutError(f"nats: websocket upgrade with {srv.url} timed out") from None
     head, rest = _read_head(sock, srv, deadline)

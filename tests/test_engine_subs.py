@@ -260,7 +260,7 @@ def test_a_future_expires_and_close_fails_the_rest() -> None:
     slow = mux.request_async(b"svc", "svc", b"", None, None)
     with pytest.raises(TimeoutError):
         quick.result(2)
-    many = mux.request_many(b"svc", "svc", b"", 5, None, None, None)
+    many = mux.request_many(b"svc", "svc", b"", 5, None, None, None, lambda m: False)
     mux.close(ConnectionClosedError())
     with pytest.raises(ConnectionClosedError):
         slow.result(1)

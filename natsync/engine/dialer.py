@@ -7,9 +7,15 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from ..errors import AuthorizationError, NoServersError, TimeoutError, UnexpectedEOF
+from ..errors import (
+    AuthorizationError,
+    BadArgumentError,
+    NoServersError,
+    TimeoutError,
+    UnexpectedEOF,
+)
 from ..options import Options
 from ..servers import Server, ServerPool, wait_before
 from .handshake import open_session
@@ -67,23 +73,16 @@ class Dialer:
         raise NoServersError(f"nats: no servers available for connection "
                              f"({errors[-1]})") from errors[-1]
 
-    def reconnect(self, stop: threading.Event) -> Session:
-        """Cycle through the pool until a server accepts and return the new session.
-        Raises NoServersError when the pool runs out, InterruptedError once `stop` is set."""
+    def reconnect(self, stop: threading.Event, info: dict[str, Any]) -> Session:
+        """Cycle through the pool until a server accepts and return the new session; `info`
+        is the last INFO, for the reconnect_to_server hook. Raises NoServersError when the
+        pool runs out, InterruptedError once `stop` is set."""
         opts = self._options
         while not stop.is_set():
-            srv = self.pool.next()
-            if srv is None:
+            choice = self._choose(info)
+            if choice is None:
                 raise NoServersError()
-            if 0 <= opts.max_reconnect_attempts <= srv.reconnects:
-                self.pool.remove(srv)
-                continue
-            if opts.reconnect_delay_handler is not None and srv.last_attempt:
-                delay = float(opts.reconnect_delay_handler(self._attempts))
-            else:
-                tls = opts.tls or srv.wants_tls
-                jitter = opts.reconnect_jitter_tls if tls else opts.reconnect_jitter
-                delay = wait_before(srv, opts.reconnect_time_wait, jitter)
+            srv, delay = choice
             if delay > 0 and stop.wait(delay):
                 break
             self._attempts += 1
@@ -111,6 +110,46 @@ class Dialer:
             self._attempts = 0
             return session
         raise InterruptedError("nats: the client is closing")
+
+    def _choose(self, info: dict[str, Any]) -> Optional[tuple[Server, float]]:
+        """The server to try next and how long to wait first; None when the pool is empty.
+        Servers that used up max_reconnect_attempts leave the pool first."""
+        opts = self._options
+        for spent in self.pool:
+            if 0 <= opts.max_reconnect_attempts <= spent.reconnects:
+                self.pool.remove(spent)
+        if opts.reconnect_to_server is not None:
+            chosen = self._ask_hook(opts.reconnect_to_server, info)
+            if chosen is not None:
+                return chosen
+        srv = self.pool.next()
+        if srv is None:
+            return None
+        if opts.reconnect_delay_handler is not None and srv.last_attempt:
+            return srv, float(opts.reconnect_delay_handler(self._attempts))
+        jitter = opts.reconnect_jitter_tls if (opts.tls or srv.wants_tls) else opts.reconnect_jitter
+        return srv, wait_before(srv, opts.reconnect_time_wait, jitter)
+
+    def _ask_hook(self, hook: Callable[[list[str], dict[str, Any]], Optional[tuple[str, float]]],
+                  info: dict[str, Any]) -> Optional[tuple[Server, float]]:
+        """The hook's choice, if it made a usable one (else the error goes to error_cb and
+        the default rotation decides)."""
+        urls = [s.url for s in self.pool]
+        if not urls:
+            return None
+        try:
+            choice = hook(urls, dict(info))
+            if choice is None:
+                return None
+            url, delay = choice
+            srv = self.pool.find(url)
+            if srv is None:
+                raise BadArgumentError(f"reconnect_to_server chose {url!r}, which is not in the "
+                                       f"server pool {urls}")
+            return srv, max(0.0, float(delay))
+        except Exception as exc:
+            self._report_error(exc)
+            return None
 
     def _open(self, srv: Server, first: bool) -> Session:
         """Handshake with `srv`. With a list of authenticators, the first connect tries each

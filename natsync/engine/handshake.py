@@ -24,8 +24,9 @@ from ..errors import (
     UnexpectedEOF,
     server_error,
 )
-from ..options import Options
+from ..options import Options, check_headers
 from ..protocol import ERR, INFO, PING, PONG, PONG_FRAME, Event, Parser, encode_connect
+from ..proxy import open_tunnel, parse_proxy
 from ..servers import Server
 from ..version import __version__
 from ..websocket import upgrade as websocket_upgrade
@@ -179,13 +180,17 @@ def connect_options(opts: Options, srv: Server, info: dict[str, Any], tls: bool)
 def open_session(srv: Server, opts: Options) -> Session:
     """Connect to `srv` and complete the handshake, or raise the reason it failed."""
     deadline = time.monotonic() + opts.connect_timeout
-    try:
-        sock = socket.create_connection((srv.host, srv.port), timeout=opts.connect_timeout)
-    except socket.timeout:
-        raise TimeoutError(f"nats: connecting to {srv.url} timed out") from None
+    early = b""  # what the server sent through a proxy's tunnel with its answer
+    if opts.proxy is not None:
+        sock, early = open_tunnel(parse_proxy(opts.proxy), srv.host, srv.port, deadline)
+    else:
+        try:
+            sock = socket.create_connection((srv.host, srv.port), timeout=opts.connect_timeout)
+        except socket.timeout:
+            raise TimeoutError(f"nats: connecting to {srv.url} timed out") from None
     current = [sock]
     try:
-        return _handshake(current, srv, opts, deadline)
+        return _handshake(current, srv, opts, deadline, early)
     except BaseException:
         current[-1].close()  # the TLS socket once wrapped (wrapping detaches the plain one)
         sock.close()
@@ -193,13 +198,16 @@ def open_session(srv: Server, opts: Options) -> Session:
 
 
 def _handshake(current: list[socket.socket], srv: Server, opts: Options,
-               deadline: float) -> Session:
+               deadline: float, early: bytes) -> Session:
     raw = current[0]
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock: socket.socket = raw
     if opts.tls_handshake_first and opts.tls is False:
         raise Error("nats: tls_handshake_first=True cannot be combined with tls=False")
     want_tls = opts.tls not in (None, False) or srv.wants_tls
+    if early and (srv.is_websocket or opts.tls_handshake_first):
+        raise ProtocolError(f"nats: {srv.url} sent data before the client's first word "
+                            f"(through the proxy); it does not look like the server expected")
     if srv.is_websocket:
         # TLS (wss://, or asked for by an option) comes first, then the HTTP upgrade; the
         # NATS handshake below then runs inside websocket frames, and INFO's TLS fields
@@ -211,6 +219,8 @@ def _handshake(current: list[socket.socket], srv: Server, opts: Options,
         current.append(sock)
     parser = Parser(opts.max_control_line)
     reader = _Reader(sock, parser, deadline, srv, opts)
+    if early:
+        reader.events.extend(parser.feed(early))
     first = reader.next()
     if first[0] != INFO:
         raise ProtocolError(f"nats: expected INFO from {srv.url}, got op {first[0]}")
@@ -257,7 +267,7 @@ def _websocket(current: list[socket.socket], srv: Server, opts: Options, deadlin
         sock = _wrap(sock, opts, srv, deadline)
         current.append(sock)
     try:
-        ws = websocket_upgrade(sock, srv, deadline)
+        ws = websocket_upgrade(sock, srv, deadline, ws_headers(opts))
     except ssl.SSLError as exc:  # TLS 1.3: a refused client certificate shows up here
         raise SecureConnFailedError(
             tls_failure(exc, opts, srv, opts.tls_hostname or srv.host)) from None
@@ -265,3 +275,10 @@ def _websocket(current: list[socket.socket], srv: Server, opts: Options, deadlin
     current.append(cast(socket.socket, ws))
     return cast(socket.socket, ws)
 
+
+def ws_headers(opts: Options) -> dict[str, str]:
+    """The extra headers of the websocket upgrade: the option's mapping, or what its
+    callable returns now (a fresh token at each connect), checked."""
+    value = opts.ws_headers
+    headers = value() if callable(value) else value
+    return check_headers(headers or {})

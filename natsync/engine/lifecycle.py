@@ -76,8 +76,6 @@ class Lifecycle:
         self._closed = threading.Event()
         self._reader_thread = threading.Thread(target=self._run, name="natsync-reader",
                                                daemon=True)
-        self._pinger = threading.Thread(target=self._ping_forever, name="natsync-pinger",
-                                        daemon=True)
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -95,9 +93,8 @@ class Lifecycle:
         else:
             self._install(session)
         self._callbacks.start()
-        self._writer.start()
+        self._writer.start(self._ping_due, self._options.ping_interval)
         self._reader_thread.start()
-        self._pinger.start()
 
     def _install(self, session: Session) -> bool:
         """Make `session` the current one: the writer sends its SUBs first, then what was
@@ -131,7 +128,9 @@ class Lifecycle:
                     self.close(err)
                     return
             try:
-                session = self._dialer.reconnect(self._closing)
+                last = self._session
+                session = self._dialer.reconnect(self._closing,
+                                                 last.info if last is not None else {})
             except NoServersError as exc:
                 self.close(exc)
                 return
@@ -205,18 +204,16 @@ class Lifecycle:
 
     # --- PINGs and flush --------------------------------------------------------------------------
 
-    def _ping_forever(self) -> None:
-        """The PING timer thread: every ping_interval, PING the server, or end the session
+    def _ping_due(self) -> None:
+        """Every ping_interval (on the flusher thread): PING the server, or end the session
         as stale when max_outstanding_pings went unanswered."""
-        interval = self._options.ping_interval
-        while not self._closing.wait(interval):
-            with self._lock:
-                session = self._session
-                if self._state != CONNECTED or session is None or not session.live:
-                    continue
-                frame = session.ping(self._options.max_outstanding_pings)
-                if frame is not None:
-                    self._writer.queue_control(frame)
+        with self._lock:
+            session = self._session
+            if self._state != CONNECTED or session is None or not session.live:
+                return
+            frame = session.ping(self._options.max_outstanding_pings)
+            if frame is not None:
+                self._writer.queue_control(frame)
 
     def flush(self, timeout: float = 10) -> None:
         """Block until the server has processed everything published so far (PING/PONG);
@@ -302,7 +299,6 @@ class Lifecycle:
         if session is not None:
             session.end(ConnectionClosedError())
         threads.join(self._reader_thread)
-        threads.join(self._pinger)
         closed = ConnectionClosedError()
         with self._lock:
             waiters = self._held + (session.take_waiters() if session is not None else [])
@@ -326,7 +322,7 @@ class Lifecycle:
 
     def _own_thread(self) -> bool:
         """Whether the caller is one of the threads close() joins."""
-        return (threading.current_thread() in (self._reader_thread, self._pinger)
+        return (threading.current_thread() is self._reader_thread
                 or self._writer.is_current() or self._callbacks.is_current())
 
     def wait_closed(self, timeout: Optional[float]) -> bool:

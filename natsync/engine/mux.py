@@ -208,14 +208,16 @@ class ReplyMux:
 
     def request_many(self, subj: bytes, subject: str, payload: bytes, timeout: float,
                      max_msgs: Optional[int], stall: Optional[float],
-                     headers: Optional[HeadersLike]) -> Iterator[Msg]:
+                     headers: Optional[HeadersLike],
+                     sentinel: Callable[[Msg], bool]) -> Iterator[Msg]:
         """Send a request and return the iterator of its replies (see Client.request_many)."""
         waiter = ManyWaiter()
         token = self.send(subj, payload, waiter, headers, time.monotonic() + timeout)
-        return self._replies(subject, token, waiter, timeout, max_msgs, stall)
+        return self._replies(subject, token, waiter, timeout, max_msgs, stall, sentinel)
 
     def _replies(self, subject: str, token: str, waiter: ManyWaiter, timeout: float,
-                 max_msgs: Optional[int], stall: Optional[float]) -> Iterator[Msg]:
+                 max_msgs: Optional[int], stall: Optional[float],
+                 sentinel: Callable[[Msg], bool]) -> Iterator[Msg]:
         deadline = time.monotonic() + timeout
         count = 0
         try:
@@ -235,7 +237,7 @@ class ReplyMux:
                     if count == 0:
                         raise NoRespondersError(subject)
                     return
-                if not item.data and item.headers is None:
+                if sentinel(item):
                     return
                 count += 1
                 yield item
