@@ -6,7 +6,11 @@
   `Nats-Msg-Id`, so a retry never stores the message twice.
 - `Keeper`: keeps the ack deadline of held messages alive with `in_progress()`, so a task
   that runs long (or waits for its ETA) is not redelivered while its worker lives.
+- `fetch_some()`: a pull that returns as soon as one message is there, with whatever else
+  is ready at once, instead of waiting for a full batch.
 - `cas_update()`: read-modify-write of one Key-Value key by compare-and-set.
+- `watch_values()`: the values of some Key-Value keys as they are written (a watch, no
+  polling), for result backends that block until a result is there.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Callable, Dict, Hashable, Optional
+from typing import Callable, Dict, Hashable, Iterator, Optional, Sequence, Tuple
 
 from ..errors import BadArgumentError, ConnectionClosedError, Error
 from ..errors import TimeoutError as NatsTimeoutError
 from ..headers import HeadersLike
 from ..js.api import PubAck
+from ..js.consumer import Consumer
 from ..js.context import JetStreamContext
 from ..js.errors import NoStreamResponseError, ServiceUnavailableError
 from ..kv.bucket import KeyValue
+from ..kv.entry import Operation
 from ..kv.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from ..msg import Msg
 
@@ -76,6 +82,19 @@ def publish_durably(js: JetStreamContext, subject: str, payload: bytes, msg_id: 
             pause = min(pause * 2, 1.0)
 
 
+#: How long the second pull of `fetch_some` waits for messages that are already there.
+TOP_UP_WAIT = 0.02
+
+
+def fetch_some(consumer: Consumer, n: int, wait: float) -> list[Msg]:
+    """Up to `n` messages: waits at most `wait` seconds for the first, then takes only what
+    is ready at once (a fetch of a full batch would wait for the batch to fill)."""
+    msgs = consumer.fetch(1, max_wait=wait)
+    if msgs and n > 1:
+        msgs += consumer.fetch(n - 1, max_wait=TOP_UP_WAIT)
+    return msgs
+
+
 def cas_update(kv: KeyValue, key: str, change: Callable[[Optional[bytes]], bytes],
                attempts: int = 200) -> bytes:
     """Store `change(current value or None)` under `key` only if nobody wrote in between
@@ -98,6 +117,27 @@ def cas_update(kv: KeyValue, key: str, change: Callable[[Optional[bytes]], bytes
         except KeyWrongLastSequenceError:
             continue  # someone else wrote first
     raise BadArgumentError(f"key {key!r}: still contended after {attempts} compare-and-set tries")
+
+
+def watch_values(kv: KeyValue, keys: Sequence[str], deadline: Optional[float],
+                 tick: float = 0.5, on_tick: Optional[Callable[[], None]] = None
+                 ) -> Iterator[Tuple[str, bytes]]:
+    """(key, value) for each of `keys` that has a value now and for every value written to
+    them later, until the caller stops iterating; `on_tick()` every `tick` seconds without
+    news. TimeoutError at the monotonic `deadline` (None: no deadline)."""
+    with kv.watch(list(keys)) as watcher:
+        while True:
+            wait = tick if deadline is None else min(tick, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"no value for {len(keys)} key(s) before the deadline")
+            try:
+                entry = watcher.updates(timeout=wait)
+            except NatsTimeoutError:
+                if on_tick is not None:
+                    on_tick()
+                continue
+            if entry is not None and entry.operation == Operation.PUT:
+                yield entry.key, entry.value
 
 
 class Keeper:

@@ -20,13 +20,11 @@ from celery.exceptions import ImproperlyConfigured
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from kombu.utils.encoding import bytes_to_str
 
-from ...errors import TimeoutError as NatsTimeoutError
 from ...js.errors import NotFoundError
 from ...kv.bucket import KeyValue
-from ...kv.entry import Operation
 from ...kv.errors import KeyNotFoundError
 from ..process import ProcessClient
-from ..taskqueue import cas_update, token
+from ..taskqueue import cas_update, token, watch_values
 
 #: How many keys one watch follows at a time (one filter subject each).
 WATCH_CHUNK = 256
@@ -150,25 +148,15 @@ class KeyValueBackend(KeyValueStoreBackend):
         for start in range(0, len(task_ids), WATCH_CHUNK):
             keys = {_key(self.get_key_for_task(t)): t for t in task_ids[start:start + WATCH_CHUNK]}
             pending = set(keys.values())
-            with self.kv.watch(list(keys)) as watcher:
-                while pending:
-                    wait = tick if deadline is None else min(tick, deadline - time.monotonic())
-                    if wait <= 0:
-                        raise TimeoutError(f"Operation timed out ({timeout})")
-                    try:
-                        entry = watcher.updates(timeout=wait)
-                    except NatsTimeoutError:
-                        if on_interval is not None:
-                            on_interval()
-                        continue
-                    if entry is None or entry.operation != Operation.PUT:
-                        continue
-                    task_id = keys.get(entry.key)
-                    meta = self.decode_result(entry.value)
-                    if task_id in pending and meta["status"] in states.READY_STATES:
-                        pending.discard(task_id)
-                        self._cache[task_id] = meta
-                        yield task_id, meta
+            for key, value in watch_values(self.kv, list(keys), deadline, tick, on_interval):
+                task_id = keys[key]
+                meta = self.decode_result(value)
+                if task_id in pending and meta["status"] in states.READY_STATES:
+                    pending.discard(task_id)
+                    self._cache[task_id] = meta
+                    yield task_id, meta
+                    if not pending:
+                        break
 
 
 def _key(key: Any) -> str:

@@ -22,7 +22,7 @@ from kombu.transport import virtual
 from ...errors import BadArgumentError, ConnectionClosedError, Error, MsgAlreadyAckdError
 from ...js.errors import NotFoundError
 from ...msg import Msg
-from ..taskqueue import publish_durably, short_name
+from ..taskqueue import fetch_some, publish_durably, short_name
 from .routing import (
     Binding,
     decode_message,
@@ -123,7 +123,7 @@ class Puller:
             try:
                 if consumer is None:
                     consumer = transport.js.stream(cfg.stream).consumer(short_name(self.queue))
-                msgs = consumer.fetch(n, max_wait=cfg.pull_wait)
+                msgs = fetch_some(consumer, n, cfg.pull_wait)
                 pause = 0.1
             except ConnectionClosedError:
                 self.channel.budget.give_back(self, n)
