@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from kombu.exceptions import ChannelError
 from kombu.transport import virtual
+from kombu.transport.base import to_rabbitmq_queue_arguments
 
 from ...errors import BadArgumentError, ConnectionClosedError, Error, MsgAlreadyAckdError
 from ...js.errors import NotFoundError
@@ -50,9 +51,10 @@ class Budget:
     """How many more messages a channel may take: its QoS prefetch minus what it holds
     unacknowledged and what is fetched or waiting in the inbox. Pullers wait here.
 
-    A puller with nothing of its own pending may always ask for one message, so one busy
-    queue's pull cannot starve the channel's other queues: a channel consuming k queues
-    holds at most k - 1 messages beyond its prefetch.
+    While the QoS has room, a puller with nothing of its own reserved may ask for one
+    message even if other pullers reserved that room for their (maybe idle) queues, so one
+    queue's waiting pull cannot starve the channel's other queues: a channel consuming k
+    queues holds at most k - 1 messages beyond its prefetch.
     """
 
     def __init__(self, free: Callable[[], Optional[int]], cap: int) -> None:
@@ -77,7 +79,7 @@ class Budget:
         free = self._free()
         limit = self._cap if free is None else free
         room = min(want, limit - self._pending)
-        return room if room > 0 or puller.pending else 1
+        return room if room > 0 or puller.pending or limit <= 0 else 1
 
     def give_back(self, puller: Puller, n: int = 1) -> None:
         """Return reserved slots (not fetched, or delivered to kombu's QoS)."""
@@ -128,10 +130,13 @@ class Puller:
             except ConnectionClosedError:
                 self.channel.budget.give_back(self, n)
                 return
-            except Error as exc:  # reconnecting, a purge re-creating the consumer, a restart
+            except NotFoundError:  # gone (x-expires while we could not pull, or a purge)
+                consumer = None
+                if not self.stopped.wait(pause):
+                    transport.restore_queue(self.queue)
+                pause = min(pause * 2, 2.0)
+            except Error as exc:  # reconnecting, a server restart
                 log.debug("fetch from %r failed: %r", self.queue, exc)
-                if isinstance(exc, NotFoundError):
-                    consumer = None
                 self.stopped.wait(pause)
                 pause = min(pause * 2, 2.0)
             self.channel.budget.give_back(self, n - len(msgs))
@@ -174,6 +179,11 @@ class Channel(virtual.Channel):
     def _qos_room(self) -> Optional[int]:
         room: Optional[int] = self.qos.can_consume_max_estimate()
         return room
+
+    def prepare_queue_arguments(self, arguments: Any, **kwargs: Any) -> Any:
+        """kombu's queue settings (expires, message_ttl, ...) as the x-... arguments that
+        `_new_queue` honours or refuses (kombu leaves them out for virtual transports)."""
+        return to_rabbitmq_queue_arguments(arguments or {}, **kwargs)
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
         self.transport.declare_queue(queue, **kwargs)

@@ -67,7 +67,7 @@ class Settings:
     @classmethod
     def from_options(cls, options: Dict[str, Any], vhost: Optional[str]) -> Settings:
         """Settings from kombu's transport options; a virtual host other than `/` gets its
-        own stream and subjects. Unknown option names are refused."""
+        own stream and subjects. Options of other layers (kombu's own) are left to them."""
         known = {f.name for f in fields(cls)}
         ours = {k: v for k, v in options.items() if k in known}
         settings = cls(**ours)
@@ -91,6 +91,7 @@ class QueueState:
 
     message_ttl: Optional[float]
     auto_delete: bool
+    config: Optional[api.ConsumerConfig] = None  # as last seen, to make it again if lost
 
 
 class Transport(virtual.Transport):
@@ -226,8 +227,6 @@ class Transport(virtual.Transport):
                       auto_delete: bool = False, arguments: Optional[Dict[str, Any]] = None,
                       **kwargs: Any) -> None:
         """Create the queue's consumer unless it exists (then it is left as it is)."""
-        if queue in self._queues:
-            return
         if self.queue_info(queue) is not None:
             return
         args = {k: v for k, v in (arguments or {}).items() if v is not None}
@@ -245,30 +244,41 @@ class Transport(virtual.Transport):
         if auto_delete or exclusive:
             meta[META_AUTO_DELETE] = "1"
         cfg = self.settings
-        self.js.add_consumer(
+        info = self.js.add_consumer(
             cfg.stream, durable_name=short_name(queue),
             filter_subjects=filters_for(cfg.subject_prefix, [default_binding(queue)]),
             deliver_policy=api.DeliverPolicy.NEW, ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=cfg.visibility_timeout, max_ack_pending=cfg.max_ack_pending,
             inactive_threshold=threshold, metadata=meta,
             description=f"kombu queue {queue}"[:200])
-        self._remember(queue, meta)
+        self._remember(queue, info.config)
 
-    def _remember(self, queue: str, meta: Optional[Dict[str, str]]) -> QueueState:
-        meta = meta or {}
+    def _remember(self, queue: str, config: api.ConsumerConfig) -> QueueState:
+        meta = config.metadata or {}
         ttl = meta.get(META_TTL)
-        state = QueueState(float(ttl) if ttl else None, meta.get(META_AUTO_DELETE) == "1")
+        state = QueueState(float(ttl) if ttl else None, meta.get(META_AUTO_DELETE) == "1",
+                           config)
         self._queues[queue] = state
         return state
+
+    def restore_queue(self, queue: str) -> None:
+        """Make a queue that is being consumed again if its consumer went away under us
+        (as last seen: bindings included); nothing if it exists or was never seen."""
+        state = self._queues.get(queue)
+        if state is None or state.config is None or self.queue_info(queue) is not None:
+            return
+        log.warning("queue %r vanished while consumed: declaring it again", queue)
+        self.js.add_consumer(self.settings.stream,
+                             state.config.evolve(deliver_policy=api.DeliverPolicy.NEW,
+                                                 opt_start_seq=None))
 
     def queue_info(self, queue: str) -> Optional[api.ConsumerInfo]:
         """The queue's consumer info, None when there is no such queue."""
         try:
             info = self.js.consumer_info(self.settings.stream, short_name(queue))
         except NotFoundError:
-            self._queues.pop(queue, None)
             return None
-        self._remember(queue, info.config.metadata)
+        self._remember(queue, info.config)
         return info
 
     def _state(self, queue: str) -> QueueState:
