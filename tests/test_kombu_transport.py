@@ -75,6 +75,17 @@ def test_exchanges_route_as_amqp_and_bindings_outlive_the_connection(
     assert _drain(conn, queues, want=1, timeout=0.8) == []  # nothing left, nothing twice
 
 
+def _filled(conn: Connection, name: str, bodies: List[Any], **queue: Any) -> Tuple[Queue, Any]:
+    """A declared queue `name` bound to direct exchange `name` (key "k") holding `bodies`."""
+    q = Queue(name, Exchange(name, "direct"), routing_key="k", **queue)
+    ch = conn.channel()
+    q(ch).declare()
+    p = Producer(ch)
+    for body in bodies:
+        p.publish(body, exchange=name, routing_key="k")
+    return q, ch
+
+
 def test_unbind_and_delete(conn: Connection) -> None:
     topic = Exchange("t2.ev", "topic")
     q = Queue("t2.q", topic, routing_key="a.*")
@@ -90,23 +101,15 @@ def test_unbind_and_delete(conn: Connection) -> None:
 
 
 def test_purge_drops_only_what_was_there(conn: Connection) -> None:
-    q = Queue("t3.q", Exchange("t3", "direct"), routing_key="k")
-    ch = conn.channel()
-    q(ch).declare()
-    p = Producer(ch)
-    for i in range(5):
-        p.publish(i, exchange="t3", routing_key="k")
+    q, ch = _filled(conn, "t3", list(range(5)))
     assert q(ch).purge() == 5
     assert q(ch).queue_declare(passive=True).message_count == 0
-    p.publish("after", exchange="t3", routing_key="k")
+    Producer(ch).publish("after", exchange="t3", routing_key="k")
     assert [b for _, b, _ in _drain(conn, [q], want=1)] == ["after"]
 
 
 def test_reject_requeue_comes_back_and_reject_does_not(conn: Connection) -> None:
-    q = Queue("t4.q", Exchange("t4", "direct"), routing_key="k")
-    ch = conn.channel()
-    q(ch).declare()
-    Producer(ch).publish("again", exchange="t4", routing_key="k")
+    q, ch = _filled(conn, "t4", ["again"])
     m = q(ch).get(no_ack=False)
     assert m is not None and m.payload == "again" and not m.delivery_info["redelivered"]
     m.reject(requeue=True)
@@ -118,22 +121,14 @@ def test_reject_requeue_comes_back_and_reject_does_not(conn: Connection) -> None
 
 
 def test_prefetch_limits_what_one_channel_holds(conn: Connection) -> None:
-    q = Queue("t5.q", Exchange("t5", "direct"), routing_key="k")
-    ch = conn.channel()
-    q(ch).declare()
-    p = Producer(ch)
-    for i in range(10):
-        p.publish(i, exchange="t5", routing_key="k")
+    q, _ = _filled(conn, "t5", list(range(10)))
     held = _drain(conn, [q], want=10, timeout=1.5, ack=False, prefetch_count=3)
     assert len(held) == 3  # none acked: the channel may not take a fourth
 
 
 def test_a_held_message_is_kept_alive_and_an_abandoned_one_comes_back(
         js_server: NatsServer, conn: Connection) -> None:  # noqa: F811
-    q = Queue("t6.q", Exchange("t6", "direct"), routing_key="k")
-    ch = conn.channel()
-    q(ch).declare()
-    Producer(ch).publish("long", exchange="t6", routing_key="k")
+    q, ch = _filled(conn, "t6", ["long"])
     m = q(ch).get(no_ack=False)
     assert m is not None
     with Connection(js_server.url, transport=TRANSPORT) as other:
@@ -149,13 +144,9 @@ def test_a_held_message_is_kept_alive_and_an_abandoned_one_comes_back(
 
 
 def test_message_ttls(conn: Connection) -> None:
-    q = Queue("t7.q", Exchange("t7", "direct"), routing_key="k", message_ttl=1.0)
-    ch = conn.channel()
-    q(ch).declare()
-    p = Producer(ch)
-    p.publish("stale", exchange="t7", routing_key="k")
+    q, ch = _filled(conn, "t7", ["stale"], message_ttl=1.0)
     time.sleep(1.3)
-    p.publish("fresh", exchange="t7", routing_key="k")
+    Producer(ch).publish("fresh", exchange="t7", routing_key="k")
     assert [b for _, b, _ in _drain(conn, [q], want=2, timeout=1.5)] == ["fresh"]
 
 

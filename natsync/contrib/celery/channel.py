@@ -17,8 +17,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from kombu.exceptions import ChannelError
-from kombu.transport import virtual
 from kombu.transport.base import to_rabbitmq_queue_arguments
+from kombu.transport.virtual import Channel as VirtualChannel
 
 from ...errors import BadArgumentError, ConnectionClosedError, Error, MsgAlreadyAckdError
 from ...js.errors import NotFoundError
@@ -159,7 +159,7 @@ def _quietly(action: Callable[[], None]) -> None:
                     "wait): %r", exc)
 
 
-class Channel(virtual.Channel):
+class Channel(VirtualChannel):
     """A kombu virtual channel whose queues, bindings and messages live in JetStream."""
 
     body_encoding = None  # type: ignore[assignment]  # bodies travel as raw bytes, not base64

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from kombu.transport import virtual
+from kombu.transport.virtual import Transport as VirtualTransport
 
 import natsync
 
@@ -94,7 +94,7 @@ class QueueState:
     config: Optional[api.ConsumerConfig] = None  # as last seen, to make it again if lost
 
 
-class Transport(virtual.Transport):
+class Transport(VirtualTransport):
     """kombu's Transport for JetStream through natsync (see the module docstring)."""
 
     Channel = Channel
@@ -103,12 +103,12 @@ class Transport(virtual.Transport):
     default_port = 4222  # type: ignore[assignment]
     can_parse_url = True
     polling_interval = None  # type: ignore[assignment]
-    implements = virtual.Transport.implements.extend(
+    implements = VirtualTransport.implements.extend(
         asynchronous=False, exchange_type=frozenset({"direct", "topic", "fanout"}),
         heartbeats=False)
-    connection_errors = virtual.Transport.connection_errors + (  # type: ignore[assignment]
+    connection_errors = VirtualTransport.connection_errors + (  # type: ignore[assignment]
         ConnectionClosedError, NoServersError, NatsTimeoutError, NoStreamResponseError)
-    channel_errors = virtual.Transport.channel_errors + (  # type: ignore[assignment]
+    channel_errors = VirtualTransport.channel_errors + (  # type: ignore[assignment]
         BadArgumentError,)
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
@@ -141,14 +141,6 @@ class Transport(virtual.Transport):
                 self._nc = nc
         established: Transport = super().establish_connection()
         return established
-
-    @property
-    def nc(self) -> Client:
-        """The natsync client of this kombu connection."""
-        if self._nc is None:
-            self.establish_connection()
-        assert self._nc is not None
-        return self._nc
 
     @property
     def js(self) -> JetStreamContext:
