@@ -106,7 +106,7 @@ def run_row(name: str, url: str, count: int, limit: float) -> Dict[str, float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _start_redis(work: Path) -> Tuple["subprocess.Popen[bytes]", str]:
+def _start_redis(work: Path) -> Tuple[subprocess.Popen[bytes], str]:
     """redis-server on a free loopback port, with its files in `work`."""
     binary = shutil.which("redis-server")
     if binary is None:
