@@ -16,7 +16,7 @@ import uuid
 from typing import Any, Dict, Iterable, List, Optional
 
 from dramatiq.broker import Broker, Consumer, MessageProxy
-from dramatiq.common import current_millis, dq_name, q_name, xq_name
+from dramatiq.common import compute_backoff, current_millis, dq_name, q_name, xq_name
 from dramatiq.errors import ConnectionClosed, QueueJoinTimeout, QueueNotFound
 from dramatiq.message import Message
 
@@ -209,6 +209,7 @@ class NatsConsumer(Consumer):  # type: ignore[misc]
         self.timeout = timeout / 1000.0
         self.cache: List[Msg] = []
         self.outstanding = 0  # handed out, not yet acked, nacked or requeued
+        self.misses = 0  # calls in a row that found no room
         self._consumer: Optional[JsConsumer] = None
 
     def __next__(self) -> Optional[MessageProxy]:
@@ -224,9 +225,12 @@ class NatsConsumer(Consumer):  # type: ignore[misc]
                 self.outstanding += 1
                 return NatsMessageProxy(message, msg)
             room = self.prefetch - self.outstanding
-            if room <= 0:
-                time.sleep(min(self.timeout, 0.1))
+            if room <= 0:  # the worker is busy: let it settle some (growing naps, as Redis's)
+                self.misses, nap_ms = compute_backoff(self.misses,
+                                                      max_backoff=int(self.timeout * 1000))
+                time.sleep(nap_ms / 1000)
                 return None
+            self.misses = 0
             self.cache = self._fetch(room)
             if not self.cache:
                 return None
