@@ -61,6 +61,7 @@ class Worker:
     def __init__(self, args: Sequence[str], log: Path, **env: str) -> None:
         self.log = log
         self.args = list(args)
+        self.terminated = False
         with open(log, "w") as out:
             self.popen = subprocess.Popen(self.args, env=env_with(**env), cwd=ROOT,
                                           stdin=subprocess.DEVNULL, stdout=out,
@@ -77,6 +78,12 @@ class Worker:
             return text in self.output()
         wait_until(printed, timeout, f"{text!r} in the output of {self.args}")
 
+    def terminate(self) -> None:
+        """Start a warm shutdown (SIGTERM to the main process, once), without waiting."""
+        if self.popen.poll() is None and not self.terminated:
+            self.terminated = True
+            self.popen.send_signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """SIGKILL the whole process group: no goodbye, no ack, no nak."""
         os.killpg(self.popen.pid, signal.SIGKILL)
@@ -85,14 +92,21 @@ class Worker:
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM to the main process (a warm shutdown) and wait; SIGKILL if it hangs.
         The exit code."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+        self.terminate()
+        if self.popen.returncode is None:
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(10)
         return self.popen.returncode
+
+
+def stop_all(workers: Sequence[Worker]) -> List[int]:
+    """Warm-shut every worker down at once; their exit codes."""
+    for w in workers:
+        w.terminate()
+    return [w.stop() for w in workers]
 
 
 def celery_worker(tmp: Path, name: str, queue: str, pool: str, concurrency: int,

@@ -25,7 +25,7 @@ from celery import chord, group
 from natsync.testing import NatsServer
 
 from .procs import ROOT, env_with
-from .taskq import BIN, celery_worker, check_at_least_once, runs, wait_until
+from .taskq import BIN, celery_worker, check_at_least_once, runs, stop_all, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -78,7 +78,7 @@ def test_every_task_runs_exactly_once_and_the_rest_works(
         assert 0 <= late.get(timeout=30) < 3.0  # after its time, not before
 
         # remote control over the fanout exchange, replies over a direct one
-        inspect = app_module.app.control.inspect(timeout=3)
+        inspect = app_module.app.control.inspect(timeout=5, limit=2)
         pongs = inspect.ping() or {}
         assert sorted(n.split("@")[0] for n in pongs) == ["pre", "thr"], pongs
         active = inspect.active_queues() or {}
@@ -91,7 +91,7 @@ def test_every_task_runs_exactly_once_and_the_rest_works(
         flaky_runs = runs(runs_file, "flaky")
         assert len(flaky_runs) == 3
     finally:
-        codes = [w.stop() for w in workers]
+        codes = stop_all(workers)
     assert codes == [0, 0], [w.output()[-3000:] for w in workers]
 
     # `celery purge`: queued tasks go, with no worker to run them
@@ -120,7 +120,7 @@ def test_a_sigkilled_worker_loses_nothing_and_repeats_only_its_tasks_in_flight(
         twice = [k for k, rs in grouped.items() if len(rs) > 1]
         assert len(twice) <= 2 * 2 + 4, twice  # the victim's prefetch window at most
     finally:
-        survivor.stop()
+        survivor.kill()
 
 
 def test_a_server_restart_mid_run_loses_nothing(

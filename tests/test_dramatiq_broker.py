@@ -223,4 +223,4 @@ def test_a_sigkilled_worker_and_a_server_restart_lose_nothing(
         time.sleep(1.0)
         check_at_least_once(runs(runs_file), [str(k) for k in keys])
     finally:
-        survivor.stop()
+        survivor.kill()

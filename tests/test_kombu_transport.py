@@ -18,7 +18,7 @@ from natsync.testing import NatsServer
 from .js_fixtures import js_server  # noqa: F401
 
 TRANSPORT = "natsync.contrib.celery:Transport"
-VT = 1.5  # visibility timeout of these tests' queues
+VT = 1.0  # visibility timeout of these tests' queues
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_message_ttls(conn: Connection) -> None:
     q, ch = _filled(conn, "t7", ["stale"], message_ttl=1.0)
     time.sleep(1.3)
     Producer(ch).publish("fresh", exchange="t7", routing_key="k")
-    assert [b for _, b, _ in _drain(conn, [q], want=2, timeout=1.5)] == ["fresh"]
+    assert [b for _, b, _ in _drain(conn, [q], want=2, timeout=0.8)] == ["fresh"]
 
 
 def test_refusals_are_typed_and_name_the_problem(conn: Connection) -> None:

@@ -19,7 +19,9 @@ app = Celery("natsync_tests")
 app.conf.update(
     broker_url=URL,
     broker_transport="natsync.contrib.celery:Transport",
-    broker_transport_options={"visibility_timeout": float(os.environ.get("NATSYNC_TEST_VT", "4"))},
+    broker_transport_options={"visibility_timeout": float(os.environ.get("NATSYNC_TEST_VT", "4")),
+                              "connect_options": {"reconnect_time_wait": 0.25}},
+    result_backend_transport_options={"connect_options": {"reconnect_time_wait": 0.25}},
     broker_connection_retry_on_startup=True,
     result_backend=f"natsync.contrib.celery:KeyValueBackend+{URL}",
     result_expires=600,

@@ -18,8 +18,10 @@ from natsync.contrib.dramatiq import KeyValueResults, NatsBroker
 URL = os.environ.get("NATSYNC_TEST_URL", "nats://127.0.0.1:4222")
 RUNS = os.environ.get("NATSYNC_TEST_RUNS", os.devnull)
 
-broker = NatsBroker(URL, visibility_timeout=float(os.environ.get("NATSYNC_TEST_VT", "4")))
-broker.add_middleware(Results(backend=KeyValueResults(URL)))
+FAST_RECONNECT = {"reconnect_time_wait": 0.25}
+broker = NatsBroker(URL, visibility_timeout=float(os.environ.get("NATSYNC_TEST_VT", "4")),
+                    connect_options=FAST_RECONNECT)
+broker.add_middleware(Results(backend=KeyValueResults(URL, connect_options=FAST_RECONNECT)))
 broker.add_middleware(CurrentMessage())
 dramatiq.set_broker(broker)
 for _queue in ("main", "kill"):  # the tests' queues, so that `dramatiq -Q` finds them

@@ -115,7 +115,8 @@ class Transport(VirtualTransport):
         super().__init__(client, **kwargs)
         self.settings = Settings.from_options(dict(client.transport_options or {}),
                                               client.virtual_host)
-        self.inbox: _queue.Queue[Tuple[Channel, Any, Dict[str, Any]]] = _queue.Queue()
+        #: (channel, puller, message) fetched for drain_events; None once closed.
+        self.inbox: _queue.Queue[Optional[Tuple[Channel, Any, Dict[str, Any]]]] = _queue.Queue()
         self.keeper = Keeper(self.settings.visibility_timeout / 3, "natsync-kombu-keeper")
         self._tags = itertools.count(1)
         self._nc: Optional[Client] = None
@@ -168,6 +169,7 @@ class Transport(VirtualTransport):
     def close_connection(self, connection: Any) -> None:
         """Close the channels (their held messages go back), then the client."""
         super().close_connection(connection)
+        self.inbox.put(None)
         self.keeper.close()
         nc, self._nc = self._nc, None
         if nc is not None and not nc.is_closed:
@@ -193,21 +195,19 @@ class Transport(VirtualTransport):
 
     def drain_events(self, connection: Any, timeout: Optional[float] = None,
                      **kwargs: Any) -> None:
-        """Deliver what the pullers fetched: wait up to `timeout` for the first message,
-        then everything already waiting (up to a bound). socket.timeout when none came."""
+        """Deliver one message the pullers fetched, waiting up to `timeout` for it
+        (socket.timeout when none came). One per call, as kombu's callers count on:
+        `inspect(limit=n)` drains n times."""
         try:
-            first = self.inbox.get(timeout=timeout) if timeout is None or timeout > 0 \
-                else self.inbox.get_nowait()
+            item = (self.inbox.get(timeout=timeout) if timeout is None or timeout > 0
+                    else self.inbox.get_nowait())
         except _queue.Empty:
             raise socket.timeout() from None
-        batch = [first]
-        for _ in range(255):
-            try:
-                batch.append(self.inbox.get_nowait())
-            except _queue.Empty:
-                break
-        for channel, puller, payload in batch:
-            channel.delivered(puller, payload)
+        if item is None:  # closed: wake the caller at once instead of after its timeout
+            self.inbox.put(None)
+            raise socket.timeout()
+        channel, puller, payload = item
+        channel.delivered(puller, payload)
 
     def deliver(self, payload: Dict[str, Any], queue: str) -> None:
         """Run the callback kombu registered for `queue`."""
