@@ -187,18 +187,22 @@ def test_workers_run_every_message_once_with_delays_results_and_dead_letters(
     try:
         keys = list(range(300))
         _send(app_module, "main", keys)
-        eta = time.time() + 2.0
-        _enqueue(app_module, app_module.not_before, "main", "e", eta, delay=2000)
+        # a delay that outlasts the visibility timeout (3 s): the worker holding the delayed
+        # message keeps it alive, so it runs once
+        eta = time.time() + 4.0
+        _enqueue(app_module, app_module.not_before, "main", "e", eta, delay=4000)
+        _enqueue(app_module, app_module.record, "main", 5000, 4.0)  # and a long one
         fails = _enqueue(app_module, app_module.always_fails, "main", "x")
         added = _enqueue(app_module, app_module.add, "main", 2, 3)
         assert added.get_result(block=True, timeout=30_000) == 5
-        wait_until(lambda: len(runs(runs_file, "record")) >= 300, 60, "300 runs")
+        wait_until(lambda: len(runs(runs_file, "record")) >= 301, 60, "301 runs")
         wait_until(lambda: len(runs(runs_file, "eta")) == 1 and len(runs(runs_file, "fails")) == 3,
                    30, "the delayed message and the retries")
         app_module.broker.join("main", timeout=30_000)
         found = runs(runs_file, "record")
-        assert len(found) == 300 and sorted(int(r.key) for r in found) == keys
+        assert sorted(int(r.key) for r in found) == keys + [5000]
         assert runs(runs_file, "eta")[0].at >= eta
+        assert not any(r.redelivered for r in found + runs(runs_file, "eta"))
         dead = app_module.broker.js.stream_info(app_module.broker.stream,
                                                 subjects_filter=">").state.subjects or {}
         assert dead.get(app_module.broker.subject(xq_name("main"))) == 1
