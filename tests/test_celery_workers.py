@@ -21,6 +21,7 @@ from typing import Any, Iterator, List
 
 import pytest
 from celery import chord, group
+from celery.exceptions import ImproperlyConfigured
 
 from natsync.testing import NatsServer
 
@@ -146,3 +147,34 @@ def test_a_server_restart_mid_run_loses_nothing(
         assert sent[-1].get(timeout=30) == keys[-1]
     finally:
         assert worker.stop() == 0, worker.output()[-3000:]
+
+
+def test_result_backend_bucket_ttl_keys_and_atomic_counter(server: NatsServer) -> None:
+    """No worker needed: the bucket's TTL is result_expires, odd task ids are valid keys,
+    and the chord counter counts every increment once across threads."""
+    from celery import Celery
+
+    from natsync.contrib.celery import KeyValueBackend
+
+    app = Celery("ttl_check")
+    app.conf.update(result_expires=90, result_backend_transport_options={"bucket": "ttl_check"})
+    backend = KeyValueBackend(app, url=server.url)
+    assert backend.kv.status().ttl == 90
+    backend.store_result("odd id: é.*>", {"x": 1}, "SUCCESS")
+    assert backend.get_task_meta("odd id: é.*>")["result"] == {"x": 1}
+    totals: List[int] = []
+
+    def bump() -> None:
+        for _ in range(25):
+            totals.append(backend.incr("chord-unlock-g1"))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(totals) == list(range(1, 101))  # each value handed out exactly once
+    assert "secret" not in KeyValueBackend(app, url="nats://u:secret@h:1").as_uri()
+    with pytest.raises(ImproperlyConfigured, match="unknown result_backend_transport_options"):
+        app.conf.result_backend_transport_options = {"bukket": "typo"}
+        KeyValueBackend(app, url=server.url)
