@@ -1,5 +1,5 @@
-"""examples/celery_project and examples/dramatiq_project run against a real server, each
-with a real worker process."""
+"""examples/celery_project (with a `celery worker` process) and examples/dramatiq_project
+(with a `dramatiq.Worker`) run against a real server."""
 
 from __future__ import annotations
 
@@ -23,5 +23,5 @@ def test_dramatiq_project(nats_server: NatsServer) -> None:
     for phrase in ("100 word counts (300 words)", "a delayed message ran after its delay: True",
                    "report 'q1' written; report 'q2' written",
                    "flaky failed 2 times and is now in the dead-letter queue (1 there)",
-                   "worker exited (0)"):
+                   "worker stopped"):
         assert phrase in out, f"{phrase!r} not in:\n{out}"

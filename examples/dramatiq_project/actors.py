@@ -1,7 +1,7 @@
 """Dramatiq actors whose broker, results and rate limits live in NATS JetStream
 (natsync[dramatiq]). Setting the broker is the only NATS-specific part:
 
-    dramatiq actors -p 1 -t 4       # NATS_URL says where the server is
+    dramatiq actors -p 1 -t 4       # NATS_URL says where the server is; or run.py
 """
 
 from __future__ import annotations

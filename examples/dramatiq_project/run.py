@@ -1,33 +1,48 @@
-"""Run the Dramatiq project on NATS: one worker process, 100 messages with results, a
-delayed message, a rate-limited actor and a message that ends in the dead-letter queue.
+"""Run the Dramatiq project on NATS: a worker (here inside this process, as
+`dramatiq.Worker`; `dramatiq actors` runs the same in its own processes), 100 messages
+with results, a delayed message, a rate-limited actor and a message that ends in the
+dead-letter queue.
 
     python examples/dramatiq_project/run.py        # NATS_URL, or an embedded server
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from natsync.testing import server_url
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def dead_letters(broker: Any, queue: str, timeout: float) -> int:
+    """How many messages `queue`'s dead-letter queue holds, once it holds any (or 0)."""
+    from dramatiq.common import xq_name
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        subjects = broker.js.stream_info(broker.stream, subjects_filter=">").state.subjects
+        count = (subjects or {}).get(broker.subject(xq_name(queue)), 0)
+        if count:
+            return int(count)
+        time.sleep(0.2)
+    return 0
 
 
 def run(url: str) -> None:
     os.environ["NATS_URL"] = url
-    sys.path.insert(0, str(HERE))
     import actors
-    from dramatiq.common import xq_name
+    import dramatiq
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "actors", "-p", "1", "-t", "4"],
-                              cwd=HERE, env=env, stderr=subprocess.DEVNULL)
+    logging.getLogger("dramatiq").setLevel(logging.CRITICAL)  # flaky's failures are on purpose
+    worker = dramatiq.Worker(actors.broker, worker_threads=4)
+    worker.start()
     attempts = Path(tempfile.mkdtemp()) / "attempts.txt"
     try:
         started = time.monotonic()
@@ -41,20 +56,13 @@ def run(url: str) -> None:
         reports = [actors.report.send(t) for t in ("q1", "q2")]
         print("; ".join(r.get_result(block=True, timeout=30_000) for r in reports))
         actors.flaky.send(str(attempts))
-        deadline = time.monotonic() + 30
-        dead = 0
-        while time.monotonic() < deadline and not dead:
-            time.sleep(0.2)
-            subjects = actors.broker.js.stream_info(actors.broker.stream,
-                                                    subjects_filter=">").state.subjects or {}
-            dead = subjects.get(actors.broker.subject(xq_name("default")), 0)
+        dead = dead_letters(actors.broker, "default", timeout=30)
         tries = len(attempts.read_text().splitlines()) if attempts.exists() else 0
         print(f"flaky failed {tries} times and is now in the dead-letter queue ({dead} there)")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(30)
+        worker.stop()
         actors.broker.close()
-    print(f"worker exited ({code})")
+    print("worker stopped")
 
 
 if __name__ == "__main__":
