@@ -20,6 +20,7 @@ from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.results import ResultMissing, ResultTimeout
 
 from natsync.contrib.dramatiq import KeyValueRateLimiter, KeyValueResults, NatsBroker
+from natsync.errors import BadArgumentError
 from natsync.testing import NatsServer
 
 from .taskq import check_at_least_once, dramatiq_worker, runs, wait_until
@@ -125,6 +126,10 @@ def test_results_backend(broker: NatsBroker, server: NatsServer) -> None:
     assert time.monotonic() - t0 < 2.0  # watched, not polled with back-off
     backend.store_result(message, "second", 60_000)  # a redelivered duplicate: first stays
     assert backend.get_result(message) == {"ok": 1}
+    broker.js.create_key_value(bucket=f"{broker.stream}_plain")  # no per-key TTLs
+    with pytest.raises(BadArgumentError, match="limit_marker_ttl"):
+        KeyValueResults(server.url, bucket=f"{broker.stream}_plain").store_result(
+            message, 1, 1000)
 
 
 def test_rate_limiter_backend(broker: NatsBroker, server: NatsServer) -> None:

@@ -19,6 +19,7 @@ from dramatiq.results import ResultBackend, ResultMissing, ResultTimeout
 from dramatiq.results.backend import Missing, MResult
 
 from ...client import Client
+from ...errors import BadArgumentError
 from ...js.errors import NotFoundError
 from ...kv.bucket import KeyValue
 from ...kv.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -53,6 +54,9 @@ class _Bucket:
                 kv = js.key_value(self.name)
             except NotFoundError:
                 kv = js.create_key_value(bucket=self.name, **self.config)
+            if self.config.get("limit_marker_ttl") and not kv.status().limit_marker_ttl:
+                raise BadArgumentError(f"bucket {self.name!r} exists without limit_marker_ttl: "
+                                       "results need per-key TTLs (use another bucket)")
             self._kv = (id(client), kv)
         return self._kv[1]
 

@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 import uuid
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from dramatiq.broker import Broker, Consumer, MessageProxy
 from dramatiq.common import compute_backoff, current_millis, dq_name, q_name, xq_name
@@ -70,7 +70,7 @@ class NatsBroker(Broker):  # type: ignore[misc]
         options = {"max_reconnect_attempts": -1, "name": "natsync-dramatiq",
                    **(connect_options or {})}
         self._holder = ProcessClient(url, sigterm="off", **options)
-        self._ready_for: Optional[int] = None  # id() of the client the stream was checked with
+        self._js: Optional[Tuple[int, JetStreamContext]] = None  # per client (a fork makes one)
         self.keeper = Keeper(self.visibility_timeout / 3, "natsync-dramatiq-keeper")
 
     # --- the connection -------------------------------------------------------------------
@@ -84,16 +84,17 @@ class NatsBroker(Broker):  # type: ignore[misc]
     def js(self) -> JetStreamContext:
         """Its JetStream context, with the broker's stream made if missing."""
         client = self.client
+        if self._js is not None and self._js[0] == id(client):
+            return self._js[1]
         js = client.jetstream()
-        if self._ready_for != id(client):
-            try:
-                js.stream_info(self.stream)
-            except NotFoundError:
-                js.add_stream(name=self.stream, subjects=[f"{token(self.namespace)}.>"],
-                              retention=api.RetentionPolicy.WORK_QUEUE, allow_msg_ttl=True,
-                              num_replicas=self.replicas,
-                              description="Dramatiq queues (natsync.contrib.dramatiq)")
-            self._ready_for = id(client)
+        try:
+            js.stream_info(self.stream)
+        except NotFoundError:
+            js.add_stream(name=self.stream, subjects=[f"{token(self.namespace)}.>"],
+                          retention=api.RetentionPolicy.WORK_QUEUE, allow_msg_ttl=True,
+                          num_replicas=self.replicas,
+                          description="Dramatiq queues (natsync.contrib.dramatiq)")
+        self._js = (id(client), js)
         return js
 
     def subject(self, queue_name: str) -> str:
