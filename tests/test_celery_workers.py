@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -42,9 +43,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
 def app_module(server: NatsServer) -> Iterator[ModuleType]:
     """tests/apps/celery_app.py as a producer in this process, pointed at the server."""
     os.environ["NATSYNC_TEST_URL"] = server.url
+    sys.modules.pop("tests.apps.celery_app", None)  # imported once, with this URL
     module = importlib.import_module("tests.apps.celery_app")
-    module = importlib.reload(module)  # read the URL now
     yield module
+    module.app.backend.close()
+    module.app.amqp.producer_pool.force_close_all()  # each connection has a natsync client
+    module.app.pool.force_close_all()
     module.app.close()
     os.environ.pop("NATSYNC_TEST_URL", None)
 
@@ -149,7 +153,8 @@ def test_a_server_restart_mid_run_loses_nothing(
         assert worker.stop() == 0, worker.output()[-3000:]
 
 
-def test_result_backend_bucket_ttl_keys_and_atomic_counter(server: NatsServer) -> None:
+def test_result_backend_bucket_ttl_keys_and_atomic_counter(
+        server: NatsServer, request: pytest.FixtureRequest) -> None:
     """No worker needed: the bucket's TTL is result_expires, odd task ids are valid keys,
     and the chord counter counts every increment once across threads."""
     from celery import Celery
@@ -159,6 +164,7 @@ def test_result_backend_bucket_ttl_keys_and_atomic_counter(server: NatsServer) -
     app = Celery("ttl_check")
     app.conf.update(result_expires=90, result_backend_transport_options={"bucket": "ttl_check"})
     backend = KeyValueBackend(app, url=server.url)
+    request.addfinalizer(backend.close)
     assert backend.kv.status().ttl == 90
     backend.store_result("odd id: é.*>", {"x": 1}, "SUCCESS")
     assert backend.get_task_meta("odd id: é.*>")["result"] == {"x": 1}

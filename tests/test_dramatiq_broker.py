@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -113,8 +114,10 @@ def test_flush_join_and_an_abandoned_message(broker: NatsBroker) -> None:
     assert again.nats_msg.metadata.num_delivered == 2
 
 
-def test_results_backend(broker: NatsBroker, server: NatsServer) -> None:
+def test_results_backend(broker: NatsBroker, server: NatsServer,
+                         request: pytest.FixtureRequest) -> None:
     backend = KeyValueResults(server.url, bucket=f"{broker.stream}_res")
+    request.addfinalizer(backend.close)
     message = _message(broker, "q", 1)
     with pytest.raises(ResultMissing):
         backend.get_result(message)
@@ -127,13 +130,16 @@ def test_results_backend(broker: NatsBroker, server: NatsServer) -> None:
     backend.store_result(message, "second", 60_000)  # a redelivered duplicate: first stays
     assert backend.get_result(message) == {"ok": 1}
     broker.js.create_key_value(bucket=f"{broker.stream}_plain")  # no per-key TTLs
+    plain = KeyValueResults(server.url, bucket=f"{broker.stream}_plain")
+    request.addfinalizer(plain.close)
     with pytest.raises(BadArgumentError, match="limit_marker_ttl"):
-        KeyValueResults(server.url, bucket=f"{broker.stream}_plain").store_result(
-            message, 1, 1000)
+        plain.store_result(message, 1, 1000)
 
 
-def test_rate_limiter_backend(broker: NatsBroker, server: NatsServer) -> None:
+def test_rate_limiter_backend(broker: NatsBroker, server: NatsServer,
+                              request: pytest.FixtureRequest) -> None:
     backend = KeyValueRateLimiter(server.url, bucket=f"{broker.stream}_rl")
+    request.addfinalizer(backend.close)
     mutex = ConcurrentRateLimiter(backend, "mutex", limit=1)
     with mutex.acquire(raise_on_failure=False) as first:
         with mutex.acquire(raise_on_failure=False) as second:
@@ -167,9 +173,11 @@ def test_rate_limiter_backend(broker: NatsBroker, server: NatsServer) -> None:
 def app_module(server: NatsServer) -> Iterator[ModuleType]:
     """tests/apps/dramatiq_app.py as a producer in this process, pointed at the server."""
     os.environ["NATSYNC_TEST_URL"] = server.url
-    module = importlib.reload(importlib.import_module("tests.apps.dramatiq_app"))
+    sys.modules.pop("tests.apps.dramatiq_app", None)  # imported once, with this URL
+    module = importlib.import_module("tests.apps.dramatiq_app")
     yield module
     module.broker.close()
+    module.broker.get_results_backend().close()
     os.environ.pop("NATSYNC_TEST_URL", None)
 
 

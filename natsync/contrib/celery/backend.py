@@ -70,6 +70,11 @@ class KeyValueBackend(KeyValueStoreBackend):
         self._kv = (id(client), kv)
         return kv
 
+    def close(self) -> None:
+        """Drain this process's client (a later use connects again)."""
+        self._holder.close()
+        self._kv = None
+
     def as_uri(self, include_password: bool = False) -> str:
         from .transport import _mask
 

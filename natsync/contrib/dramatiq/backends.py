@@ -45,6 +45,11 @@ class _Bucket:
     def client(self) -> Client:
         return self.holder.client
 
+    def close(self) -> None:
+        """Drain this process's client (a later use connects again)."""
+        self.holder.close()
+        self._kv = None
+
     @property
     def kv(self) -> KeyValue:
         client = self.holder.client
@@ -70,6 +75,10 @@ class KeyValueResults(ResultBackend):  # type: ignore[misc]
         super().__init__(namespace=namespace, encoder=encoder)
         self.bucket = _Bucket(url, bucket, connect_options, limit_marker_ttl=1.0,
                               replicas=replicas, description="Dramatiq results")
+
+    def close(self) -> None:
+        """Drain this process's client (a later use connects again)."""
+        self.bucket.close()
 
     def _get(self, message_key: str) -> MResult:
         try:
@@ -129,6 +138,10 @@ class KeyValueRateLimiter(RateLimiterBackend):  # type: ignore[misc]
                  replicas: int = 1) -> None:
         self.bucket = _Bucket(url, bucket, connect_options, ttl=ttl, replicas=replicas,
                               description="Dramatiq rate limits")
+
+    def close(self) -> None:
+        """Drain this process's client (a later use connects again)."""
+        self.bucket.close()
 
     def _change(self, key: str, new: Callable[[Optional[int]], Optional[int]], ttl: int) -> bool:
         def change(raw: Optional[bytes]) -> bytes:
