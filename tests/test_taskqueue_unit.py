@@ -154,6 +154,8 @@ def test_settings_validate_and_namespace_the_vhost() -> None:
         Settings.from_options({"visibility_timeout": 0}, None)
     with pytest.raises(BadArgumentError, match="fetch_batch"):
         Settings.from_options({"fetch_batch": 0}, None)
+    with pytest.raises(BadArgumentError, match="pull_wait must be a positive number, got 'soon'"):
+        Settings.from_options({"pull_wait": "soon"}, None)
 
 
 def test_as_uri_masks_passwords_and_tokens() -> None:

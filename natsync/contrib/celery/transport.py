@@ -75,13 +75,16 @@ class Settings:
             settings.stream = f"{settings.stream}_{short_name(vhost)}"
             settings.subject_prefix = f"{settings.subject_prefix}.{token(vhost)}"
         for name in ("visibility_timeout", "publish_timeout", "pull_wait", "get_wait",
-                     "auto_delete_expires"):
-            if not float(getattr(settings, name)) > 0:
-                raise BadArgumentError(f"transport option {name} must be positive, "
-                                       f"got {getattr(settings, name)!r}")
-        if settings.fetch_batch < 1 or settings.max_ack_pending < 1:
-            raise BadArgumentError("transport options fetch_batch and max_ack_pending must "
-                                   "be at least 1")
+                     "auto_delete_expires", "fetch_batch", "max_ack_pending"):
+            value = getattr(settings, name)
+            try:
+                ok = float(value) > 0 and (name not in ("fetch_batch", "max_ack_pending")
+                                           or float(value) >= 1)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise BadArgumentError(f"transport option {name} must be a positive number, "
+                                       f"got {value!r}")
         return settings
 
 

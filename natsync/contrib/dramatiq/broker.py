@@ -61,7 +61,7 @@ class NatsBroker(Broker):  # type: ignore[misc]
             raise BadArgumentError("visibility_timeout, publish_timeout and dead_message_ttl "
                                    "must be positive")
         self.namespace = namespace
-        self.stream = short_name(namespace).upper().replace("=", "_")
+        self.stream = short_name(namespace).upper()
         self.visibility_timeout = float(visibility_timeout)
         self.dead_message_ttl = dead_message_ttl
         self.publish_timeout = float(publish_timeout)
