@@ -39,10 +39,15 @@ soak: install
 	$(PY) -m pytest -q -s -p no:cacheprovider --timeout=3600 tests/test_faults_soak.py
 
 # The nats.js column needs node + npm; without them it shows n/a (npm ci is not part of `make test`).
+# The task-queue rows compare against Redis: Debian's redis-server is installed when missing
+# (the bench starts its own on loopback; `make test` never needs it).
 bench: install
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench/js --no-audit --no-fund; \
 	else echo "npm not found: the nats.js column will be n/a"; fi
 	$(PY) bench/run.py
+	@command -v redis-server >/dev/null 2>&1 || apt-get install -y redis-server \
+		|| (apt-get update && apt-get install -y redis-server)
+	$(PY) bench/taskqueues.py
 
 # An sdist and a wheel in dist/, built by PyPA build in an isolated environment, then checked
 # by twine (both come with the dev extra).

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["django.md", "flask.md", "gunicorn.md", "workers.md"]
+PAGES = ["django.md", "flask.md", "gunicorn.md", "workers.md", "celery.md", "dramatiq.md"]
 SNIPPET = re.compile(r"<!-- snippet: (\S+) -->\n```\w*\n(.*?)```\n", re.S)
 
 

@@ -63,7 +63,8 @@ def _source_files() -> Set[str]:
 
 
 # Subpackages that need an extra the fresh venv does not have (a bare install lacks them).
-_NEEDS_EXTRA = {"natsync.contrib.otel": "otel"}
+_NEEDS_EXTRA = {"natsync.contrib.otel": "otel", "natsync.contrib.celery": "celery",
+                "natsync.contrib.dramatiq": "dramatiq"}
 
 
 def _subpackages() -> List[str]:
