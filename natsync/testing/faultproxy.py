@@ -147,7 +147,7 @@ class FaultProxy(Scoped):
     # --- faults ---------------------------------------------------------------------------
 
     def _add(self, fault: F) -> F:
-        fault._proxy = self
+        fault.bind(self)
         self._loop.call(lambda: self._loop.add(fault))
         return fault
 

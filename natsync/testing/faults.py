@@ -52,6 +52,10 @@ class Fault:
         """Whether this fault acts on the one-way `direction` (``up`` or ``down``)."""
         return direction in self.directions
 
+    def bind(self, proxy: FaultProxy) -> None:
+        """Remember the proxy that applies this fault, for `remove()`."""
+        self._proxy = proxy
+
     def remove(self) -> None:
         """Switch the fault off (idempotent); it no longer acts when this returns."""
         if self._proxy is not None:
