@@ -68,6 +68,7 @@ def _stored_orders(js: Any, count: int) -> set[str]:
     ("flask", "gthread", False),
     ("django", "sync", False),
     ("django", "gthread", True),
+    ("flask", "gevent", False),  # greenlets: natsync's threads are greenlets too
 ])
 def test_gunicorn_workers_each_use_their_own_client(tmp_path: Path, site: str,
                                                     worker_class: str, preload: bool) -> None:

@@ -83,6 +83,7 @@ class Lifecycle:
         """Open the first session and start the threads; raise if no server can be reached
         (unless retry_on_failed_connect: then the reader thread keeps trying)."""
         try:
+            threads.check_patching()
             session = self._dialer.connect()
         except BaseException:
             self._guard.release()
@@ -116,7 +117,14 @@ class Lifecycle:
 
     def _run(self) -> None:
         """The reader thread: read the session until it ends, then reconnect, until closed."""
-        threads.mark_reader()
+        threads.mark_reader(True)
+        try:
+            self._serve()
+        finally:
+            threads.mark_reader(False)
+
+    def _serve(self) -> None:
+        """Read, lose, reconnect: the reader thread's loop."""
         session = self._session
         while True:
             if session is not None:
