@@ -70,8 +70,13 @@ class SubQueue:
         #: The pending messages; consumers pop from the left without the lock.
         self.msgs: deque[Msg] = deque()
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._waiters = 0
+        self._cond = threading.Condition(self._lock)  # next_msg() and wait_idle() wait here
+        self._waiters = 0  # threads waiting on _cond: notified only when there are
+        # The dispatcher sleeps on a pre-acquired lock (cheaper than the Condition):
+        # deliver() releases it when `_asleep` says the dispatcher waits.
+        self._bell = threading.Lock()
+        self._bell.acquire()
+        self._asleep = False
         self._queued = 0  # messages ever queued (less any discarded), reader-written
         self._queued_bytes = 0  # their payload bytes
         self._marks: list[int] = []  # byte total before each message from index _base on
@@ -137,8 +142,10 @@ class SubQueue:
                 self._slow = True
             else:
                 self._slow = False
-            if self._waiters or self.ended is not None:
+            if self._waiters:
                 self._cond.notify_all()
+            if self._asleep:
+                self._ring()
             return dropped, new_episode
 
     def _pending_bytes(self) -> int:
@@ -167,6 +174,16 @@ class SubQueue:
             if discard:
                 self._discard()
             self._cond.notify_all()
+            if self._asleep:
+                self._ring()
+
+    def _ring(self) -> None:
+        """Wake the sleeping dispatcher (holds the lock; `_asleep` was True)."""
+        self._asleep = False
+        try:
+            self._bell.release()
+        except RuntimeError:  # rung already and not yet taken
+            pass
 
     def _discard(self) -> None:
         """Empty the queue (holding the lock), uncounting what no consumer took meanwhile."""
@@ -238,12 +255,17 @@ class SubQueue:
         """The dispatcher thread: run the callback for each message, in order."""
         cb = self._cb
         assert cb is not None
+        lock = self._lock
         while True:
-            with self._lock:
+            with lock:
                 while not self.msgs and self.ended is None:
-                    self._waiters += 1
-                    self._cond.wait()
-                    self._waiters -= 1
+                    self._asleep = True
+                    lock.release()
+                    try:
+                        self._bell.acquire()
+                    finally:
+                        lock.acquire()
+                    self._asleep = False
                 if not self.msgs:
                     return
                 batch = list(self.msgs)  # the dispatcher is the only consumer here
@@ -260,20 +282,25 @@ class SubQueue:
                     except Exception as exc:  # a failing callback must not kill delivery
                         self._report_error(exc)
             finally:
-                with self._lock:
+                with lock:
                     self._busy = False
-                    self._cond.notify_all()
+                    if self._waiters:
+                        self._cond.notify_all()
 
     def wait_idle(self, deadline: float) -> bool:
         """Wait until the callback has processed everything queued; False on timeout."""
         if self._dispatcher is None or self._dispatcher is threading.current_thread():
             return True
         with self._lock:
-            while self.msgs or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+            self._waiters += 1
+            try:
+                while self.msgs or self._busy:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+            finally:
+                self._waiters -= 1
         return True
 
     def join(self) -> None:

@@ -45,13 +45,17 @@ class Writer:
         self._limit = pending_size
         self._flush_timeout = flush_timeout
         self._debug = debug
-        self._data = threading.Condition(self.lock)  # the flusher waits here
-        self._room = threading.Condition(self.lock)  # publishers, detach and stop wait here
+        # The flusher sleeps on a pre-acquired lock, the doorbell: whoever finds it idle
+        # (under the lock) clears `_idle` and releases the bell, so a burst of publishes
+        # wakes it once, for the price of one C call (a Condition costs microseconds).
+        self._bell = threading.Lock()
+        self._bell.acquire()
+        self._room = threading.Condition(self.lock)  # publishers and detach() wait here
         self._sock: Optional[socket.socket] = None
         self._on_failure: Optional[FailureHandler] = None
         self._sending = False  # the send token
-        self._idle = False  # the flusher is waiting for frames
-        self._room_waiters = 0
+        self._idle = False  # the flusher is asleep on the bell
+        self._room_waiters = 0  # threads waiting on _room: notified only when there are
         self._closed = False  # user frames are refused
         self._stopping = False  # the flusher ends once nothing is left to send
         #: Messages and payload bytes accepted (nats-py's out_msgs/out_bytes).
@@ -91,7 +95,7 @@ class Writer:
                 batch = self._take()
             else:
                 if self._idle:
-                    self._data.notify()
+                    self._ring()
                 return
         if _writable(sock):
             self._send(sock, batch, on_failure)
@@ -111,7 +115,15 @@ class Writer:
         self._frames.append(Control(frame))
         self._size += len(frame)
         if self._idle:
-            self._data.notify()
+            self._ring()
+
+    def _ring(self) -> None:
+        """Wake the sleeping flusher (holds the lock; `_idle` was True)."""
+        self._idle = False
+        try:
+            self._bell.release()
+        except RuntimeError:  # rung already: a wake it has not taken yet is still pending
+            pass
 
     def _admit(self, deadline: Optional[float]) -> None:
         """Refuse a frame once closed, or block until the flusher has taken the frames,
@@ -156,7 +168,8 @@ class Writer:
         self._size = sum(map(len, frames))
         self._sock = sock
         self._on_failure = on_failure
-        self._data.notify_all()
+        if self._idle:
+            self._ring()
         self._room.notify_all()
 
     def detach(self) -> None:
@@ -166,8 +179,12 @@ class Writer:
         with self.lock:
             self._sock = None
             self._on_failure = None
-            while self._sending:
-                self._room.wait()
+            self._room_waiters += 1
+            try:
+                while self._sending:
+                    self._room.wait()
+            finally:
+                self._room_waiters -= 1
             self._room.notify_all()  # publishers waiting for room now fail fast
 
     @property
@@ -197,7 +214,8 @@ class Writer:
         """Send what is left (while a socket is attached), then end the flusher thread."""
         with self.lock:
             self._closed = self._stopping = True
-            self._data.notify_all()
+            if self._idle:
+                self._ring()
             self._room.notify_all()
         threads.join(self._thread)
 
@@ -223,7 +241,11 @@ class Writer:
                     if wait is not None and wait <= 0:
                         break
                     self._idle = True
-                    self._data.wait(wait)
+                    self.lock.release()
+                    try:
+                        self._bell.acquire(timeout=-1 if wait is None else wait)
+                    finally:
+                        self.lock.acquire()
                     self._idle = False
             if batch is not None:
                 self._send(sock, batch, on_failure)
@@ -268,9 +290,10 @@ class Writer:
         """Give the send token back and wake whoever waits for it or for room."""
         with self.lock:
             self._sending = False
-            self._room.notify_all()
+            if self._room_waiters:
+                self._room.notify_all()
             if (self._frames or self._stopping) and self._idle:
-                self._data.notify()
+                self._ring()
 
 
 def _writable(sock: socket.socket) -> bool:
