@@ -25,7 +25,8 @@ is one line: bucket, key, revision, operation (PUT, DEL, PURGE), created, data.
 
 examples:
   natsync kv watch config
-  natsync kv watch config 'app.*' --updates-only --json"""
+  natsync kv watch config 'app.*' --updates-only --json
+  natsync kv watch config --revision 42     # resume where a previous watch stopped"""
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -92,6 +93,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("--updates-only", action="store_true",
                    help="only changes made from now on")
     c.add_argument("--ignore-deletes", action="store_true", help="leave out deletes and purges")
+    c.add_argument("--revision", type=positive_int, metavar="N",
+                   help="start at revision N: it and every later one, then live changes")
     c.add_argument("-c", "--count", type=positive_int, metavar="N", help="exit after N entries")
 
     c = command(cmds, "keys", common, "list the keys that have a value", run_keys)
@@ -295,7 +298,8 @@ def run_watch(session: Session) -> int:
     kv = bucket(session)
     n = 0
     with kv.watch(args.key, include_history=args.history, ignore_deletes=args.ignore_deletes,
-                  updates_only=args.updates_only) as watcher:
+                  updates_only=args.updates_only,
+                  resume_from_revision=args.revision) as watcher:
         what = "every key" if args.key == ">" else f"key {args.key}"
         out.note(f"Watching {what} of bucket {args.bucket}")
         while args.count is None or n < args.count:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from ..headers import Headers
 from ..js.api import RawStreamMsg
 from ..js.errors import MsgNotFoundError, WrongLastSequenceError
-from .config import BucketStatus, check_key, key_prefix, stream_name
+from .config import BucketStatus, check_key, check_revision, key_prefix, stream_name
 from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
 from .errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from .watcher import LIST_BATCH, KeyWatcher
@@ -89,17 +99,18 @@ class KeyValue:
         return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=delta,
                      created=raw.time, operation=op, marker_reason=reason)
 
-    def history(self, key: str) -> List[Entry]:
+    def history(self, key: str, resume_from_revision: Optional[int] = None) -> List[Entry]:
         """Every stored revision of `key` (deletes included), oldest first; [] if none.
 
-        A bucket with direct gets reads them with batch Direct Get, usually in one
-        round trip; that is several times faster than the watch used otherwise.
+        With `resume_from_revision`, only the revisions from that one on. A bucket with
+        direct gets reads them with batch Direct Get, usually in one round trip; that is
+        several times faster than the watch used otherwise.
         """
         check_key(key)
+        start = 1 if resume_from_revision is None else check_revision(resume_from_revision)
         if not self._direct:
-            return self._watched_history(key)
+            return self._watched_history(key, resume_from_revision)
         raws: List[RawStreamMsg] = []
-        start = 1
         while True:
             page = list(self._js.get_batch(self._stream, self._pre + key, batch=HISTORY_PAGE,
                                            max_bytes=HISTORY_PAGE_BYTES, start_seq=start))
@@ -111,28 +122,35 @@ class KeyValue:
             start = page[-1].seq + 1
         return [self._from_raw(key, raw, len(raws) - i - 1) for i, raw in enumerate(raws)]
 
-    def _watched_history(self, key: str) -> List[Entry]:
+    def _watched_history(self, key: str, resume_from_revision: Optional[int]) -> List[Entry]:
         out: List[Entry] = []
-        with self.watch(key, include_history=True) as w:
+        with self.watch(key, include_history=True,
+                        resume_from_revision=resume_from_revision) as w:
             for entry in w:
                 if entry is None:
                     break
                 out.append(entry)
         return out
 
-    def keys(self, filters: Union[str, Sequence[str], None] = None) -> List[str]:
+    def keys(self, filters: Union[str, Sequence[str], None] = None,
+             resume_from_revision: Optional[int] = None) -> List[str]:
         """The keys that have a value (deleted/purged ones left out); [] for an empty bucket.
 
         `filters` (a key filter or a list of them, with '*' and '>') are applied by
-        the server, which sends only the latest revision's headers of each match.
+        the server, which sends only the latest revision's headers of each match. With
+        `resume_from_revision`, only the keys written at or after that revision.
         """
-        return list(self.list_keys(filters))
+        return list(self.list_keys(filters, resume_from_revision))
 
-    def list_keys(self, filters: Union[str, Sequence[str], None] = None) -> Iterator[str]:
+    def list_keys(self, filters: Union[str, Sequence[str], None] = None,
+                  resume_from_revision: Optional[int] = None) -> Iterator[str]:
         """Like `keys()`, lazily: a generator for buckets too large to hold as one list.
 
         Close it (or let it finish) to delete its server-side consumer at once.
         """
+        if resume_from_revision is not None:
+            yield from self._keys_since(filters, resume_from_revision)
+            return
         w = KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
                        ignore_deletes=True, meta_only=True, batch=LIST_BATCH)
         try:
@@ -142,6 +160,18 @@ class KeyValue:
                 yield entry.key
         finally:
             w.stop()
+
+    def _keys_since(self, filters: Union[str, Sequence[str], None],
+                    revision: int) -> List[str]:
+        """The keys written at or after `revision` whose latest revision since is a value."""
+        alive: Dict[str, bool] = {}
+        with KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
+                        meta_only=True, batch=LIST_BATCH, resume_from_revision=revision) as w:
+            for entry in w:
+                if entry is None:
+                    break
+                alive[entry.key] = entry.operation == Operation.PUT
+        return [key for key, has_value in alive.items() if has_value]
 
     def status(self) -> BucketStatus:
         """The bucket's settings and usage."""
@@ -239,23 +269,29 @@ class KeyValue:
 
     def watch(self, keys: Union[str, Sequence[str]] = ">", include_history: bool = False,
               ignore_deletes: bool = False, meta_only: bool = False,
-              updates_only: bool = False, inactive_threshold: Optional[float] = None
-              ) -> KeyWatcher:
+              updates_only: bool = False, inactive_threshold: Optional[float] = None,
+              resume_from_revision: Optional[int] = None,
+              cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> KeyWatcher:
         """Watch the keys matching `keys` (a filter with '*'/'>', or a list of them).
 
         First the latest revision of each (every stored one with `include_history`,
-        none with `updates_only`), then None, then every change as it happens.
-        `meta_only` leaves values out; `ignore_deletes` leaves deletes and purges out.
+        every one from `resume_from_revision` on, none with `updates_only`), then None,
+        then every change as it happens. `meta_only` leaves values out;
+        `ignore_deletes` leaves deletes and purges out. With `cb`, `cb(entry)` runs for
+        each of them (None included) on the watcher's own thread, in order.
         """
         return KeyWatcher(self._js, self.bucket, self._stream, keys, include_history,
-                          ignore_deletes, meta_only, updates_only, inactive_threshold)
+                          ignore_deletes, meta_only, updates_only, inactive_threshold,
+                          resume_from_revision=resume_from_revision, cb=cb)
 
     def watchall(self, include_history: bool = False, ignore_deletes: bool = False,
                  meta_only: bool = False, updates_only: bool = False,
-                 inactive_threshold: Optional[float] = None) -> KeyWatcher:
+                 inactive_threshold: Optional[float] = None,
+                 resume_from_revision: Optional[int] = None,
+                 cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> KeyWatcher:
         """Watch every key of the bucket (`watch(">")`)."""
         return self.watch(">", include_history, ignore_deletes, meta_only, updates_only,
-                          inactive_threshold)
+                          inactive_threshold, resume_from_revision, cb)
 
     def __repr__(self) -> str:
         return f"<KeyValue bucket={self.bucket!r}>"

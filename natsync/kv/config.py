@@ -18,6 +18,7 @@ __all__ = [
     "KeyValueConfig",
     "check_bucket",
     "check_filter",
+    "check_revision",
     "check_key",
     "filters_of",
     "key_prefix",
@@ -61,6 +62,14 @@ def check_filter(key: object) -> str:
             return key
     raise InvalidKeyError(
         f"nats: invalid key filter {key!r}: keys whose tokens may be '*', and the last one '>'")
+
+
+def check_revision(revision: object, what: str = "resume_from_revision") -> int:
+    """A revision to start from: an int of at least 1 (revisions are stream sequences)."""
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise BadArgumentError(f"{what} must be a revision (an int of at least 1), "
+                               f"got {revision!r}")
+    return revision
 
 
 def stream_name(bucket: str) -> str:

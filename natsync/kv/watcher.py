@@ -1,8 +1,9 @@
 """Watching keys: a blocking iterator of Entry built on an ordered pull consumer (ADR-8, ADR-17).
 
 The consumer's deliver policy picks the start: the latest revision of each key
-(last_per_subject), every stored revision (all, `include_history`) or only what
-comes next (`updates_only`, from the stream's next sequence). After a reconnect, a
+(last_per_subject), every stored revision (all, `include_history`), every revision
+from a given one on (`resume_from_revision`, by start sequence) or only what comes
+next (`updates_only`, from the stream's next sequence). After a reconnect, a
 server restart, a missed heartbeat or the consumer's loss, the ordered consumer is
 re-created from the revision after the last one handed out, so no update is lost
 or repeated. While the initial values are still coming it is re-created as
@@ -12,13 +13,13 @@ there never brings back values that were already superseded when the watch began
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 from ..js import api
 from ..js.targets import OrderedTarget
 from ..js.watch import OrderedWatch, first_new_seq
 from ..msg import Msg
-from .config import filters_of, key_prefix
+from .config import check_revision, filters_of, key_prefix
 from .entry import Entry, Operation, operation_of
 
 if TYPE_CHECKING:
@@ -40,15 +41,19 @@ class KeyWatcher(OrderedWatch[Entry]):
     `None` marks the end of the initial values, also when there were none; it is not
     sent with `updates_only=True`. Iteration blocks for the next update and ends after
     `stop()` (or leaving a `with` block); `updates(timeout)` returns one item at a time.
+    With `cb`, the watcher's own thread calls `cb(entry)` (and `cb(None)`) instead.
     """
 
     _what = "key-value update"
+    _thread_name = "natsync-kv-watch"
 
     def __init__(self, js: JetStreamManager, bucket: str, stream: str,
                  keys: Union[str, Sequence[str]], include_history: bool = False,
                  ignore_deletes: bool = False, meta_only: bool = False,
                  updates_only: bool = False, inactive_threshold: Optional[float] = None,
-                 batch: int = WATCH_BATCH, heartbeat: float = WATCH_HEARTBEAT) -> None:
+                 batch: int = WATCH_BATCH, heartbeat: float = WATCH_HEARTBEAT,
+                 resume_from_revision: Optional[int] = None,
+                 cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> None:
         self.bucket = bucket
         self._pre = key_prefix(bucket)
         self._ignore_deletes = ignore_deletes
@@ -57,7 +62,10 @@ class KeyWatcher(OrderedWatch[Entry]):
         subjects = [self._pre + k for k in filters_of(keys)]
         start: Optional[int] = None
         policy: Optional[api.DeliverPolicy]
-        if updates_only:
+        if resume_from_revision is not None:
+            policy = None
+            start = check_revision(resume_from_revision)
+        elif updates_only:
             policy = None
             start = first_new_seq(js, stream)
         elif include_history:
@@ -67,7 +75,7 @@ class KeyWatcher(OrderedWatch[Entry]):
         resume = self._resume if policy == api.DeliverPolicy.LAST_PER_SUBJECT else None
         target = OrderedTarget(js, stream, subjects, policy, start, meta_only or None,
                                inactive_threshold or INACTIVE_THRESHOLD, resume)
-        super().__init__(js, stream, target, updates_only, batch, heartbeat)
+        super().__init__(js, stream, target, updates_only, batch, heartbeat, cb)
 
     def _resume(self, cfg: api.ConsumerConfig, stream_seq: int) -> api.ConsumerConfig:
         """The config a latest-values watch re-creates its consumer with, to stay exact

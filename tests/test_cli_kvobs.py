@@ -1,0 +1,28 @@
+"""The `natsync kv` and `obj` verbs of issue 21: watch from a revision, edit a bucket,
+mirrors and sources; run in subprocesses against a real server."""
+
+from __future__ import annotations
+
+import pytest
+
+import natsync
+
+from .test_cli import Cli, base_env
+
+
+@pytest.fixture
+def cli(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """Runs `python -m natsync` with NATS_URL set and no nats contexts around."""
+    return Cli(base_env(tmp_path_factory.mktemp("xdg"), nats_url))
+
+
+def test_kv_watch_from_a_revision(cli: Cli, nc: natsync.Client) -> None:
+    kv = nc.jetstream().create_key_value(bucket="cfg", history=5)
+    kv.put("a", b"1")
+    second = kv.put("b", b"1")
+    kv.put("a", b"2")
+    docs = cli("--json", "kv", "watch", "cfg", "--revision", str(second), "--count", "2"
+               ).json_lines()
+    assert [(d["key"], d["revision"], d["data"]) for d in docs] == [
+        ("b", second, "1"), ("a", second + 1, "2")]
+    cli("kv", "watch", "cfg", "--revision", "0", code=2)
