@@ -26,3 +26,20 @@ def test_kv_watch_from_a_revision(cli: Cli, nc: natsync.Client) -> None:
     assert [(d["key"], d["revision"], d["data"]) for d in docs] == [
         ("b", second, "1"), ("a", second + 1, "2")]
     cli("kv", "watch", "cfg", "--revision", "0", code=2)
+
+
+def test_kv_and_obj_edit(cli: Cli, nc: natsync.Client) -> None:
+    cli("kv", "add", "cfg", "--history", "2", "--description", "settings")
+    res = cli("kv", "edit", "cfg", "--history", "7", "--ttl", "1h")
+    assert res.out.startswith("Updated Key-Value bucket cfg")
+    c = nc.jetstream().stream_info("KV_cfg").config
+    assert (c.max_msgs_per_subject, c.max_age, c.description) == (7, 3600, "settings")
+    res = cli("kv", "edit", "cfg", code=2)
+    assert "nothing to change" in res.err
+    cli("kv", "edit", "cfg", "--storage", "memory", code=2)  # not a flag of edit
+    res = cli("kv", "edit", "nope", "--history", "3", code=1)
+    assert "bucket 'nope' not found" in res.err
+
+    cli("obj", "add", "files", "--ttl", "1d")
+    doc = cli("--json", "obj", "edit", "files", "--description", "uploads").json()
+    assert (doc["description"], doc["ttl"]) == ("uploads", 86400)

@@ -1,11 +1,20 @@
-"""`natsync kv ls|info|add|rm|get|put|del|history|watch|keys`: Key-Value buckets."""
+"""`natsync kv ls|info|add|edit|rm|get|put|del|history|watch|keys`: Key-Value buckets."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from .common import body, choice, confirm, positive_duration, positive_int, size
+from .common import (
+    UsageError,
+    body,
+    choice,
+    confirm,
+    given,
+    positive_duration,
+    positive_int,
+    size,
+)
 from .output import Output, count, human, payload_json, when
 from .output import duration as show_duration
 from .output import size as show_size
@@ -44,18 +53,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
 
     c = command(cmds, "add", common, "create a bucket", run_add, aliases=["create"])
-    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
-    c.add_argument("--history", type=positive_int, default=1, metavar="N",
-                   help="revisions kept per key, 1-64 (default 1)")
-    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
-                   help="how long values are kept (default: forever)")
-    c.add_argument("--max-value-size", type=size, metavar="SIZE", help="largest value accepted")
-    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
-    c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
-                   help="file (default) or memory")
-    c.add_argument("--replicas", type=positive_int, default=1, metavar="N",
-                   help="copies in a cluster (default 1)")
-    c.add_argument("--description", metavar="TEXT", help="a description")
+    _setting_flags(c, edit=False)
+
+    c = command(cmds, "edit", common, "change a bucket's settings (those given)", run_edit,
+                aliases=["update"])
+    _setting_flags(c, edit=True)
 
     c = command(cmds, "rm", common, "delete a bucket and all its keys", run_rm,
                 aliases=["delete"])
@@ -101,6 +103,28 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
     c.add_argument("filters", metavar="FILTER", nargs="*",
                    help="only keys matching these filters (* and >)")
+
+
+#: The bucket settings `add` and `edit` take, by their KeyValueConfig names.
+SETTINGS = ("history", "ttl", "max_value_size", "max_bytes", "replicas", "description")
+
+
+def _setting_flags(c: argparse.ArgumentParser, edit: bool) -> None:
+    """The settings a bucket is created with; `edit` changes those given (not its storage)."""
+    default = "" if edit else " (default 1)"
+    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
+    c.add_argument("--history", type=positive_int, metavar="N",
+                   help=f"revisions kept per key, 1-64{default}")
+    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
+                   help="how long values are kept" + ("" if edit else " (default: forever)"))
+    c.add_argument("--max-value-size", type=size, metavar="SIZE", help="largest value accepted")
+    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
+    if not edit:
+        c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
+                       help="file (default) or memory")
+    c.add_argument("--replicas", type=positive_int, metavar="N",
+                   help=f"copies in a cluster{default}")
+    c.add_argument("--description", metavar="TEXT", help="a description")
 
 
 def manager(session: Session) -> JetStreamContext:
@@ -178,16 +202,25 @@ def run_add(session: Session) -> int:
     from ..js.api import StorageType
 
     args = session.args
-    params: dict[str, Any] = {"bucket": args.bucket, "history": args.history,
-                              "replicas": args.replicas}
-    for field, value in (("ttl", args.ttl), ("max_value_size", args.max_value_size),
-                         ("max_bytes", args.max_bytes), ("description", args.description),
-                         ("storage", StorageType(args.storage) if args.storage else None)):
-        if value is not None:
-            params[field] = value
-    kv = manager(session).create_key_value(**params)
+    params = given(args, SETTINGS)
+    if args.storage:
+        params["storage"] = StorageType(args.storage)
+    kv = manager(session).create_key_value(bucket=args.bucket, **params)
+    return _done(session, "Created", kv)
+
+
+def run_edit(session: Session) -> int:
+    """Change the settings given of a bucket; the others stay."""
+    params = given(session.args, SETTINGS)
+    if not params:
+        raise UsageError("nothing to change: give at least one setting, e.g. --history 5")
+    kv = manager(session).update_key_value(session.args.bucket, **params)
+    return _done(session, "Updated", kv)
+
+
+def _done(session: Session, what: str, kv: KeyValue) -> int:
     if not session.out.json_mode:
-        session.out.line(f"Created Key-Value bucket {kv.bucket}")
+        session.out.line(f"{what} Key-Value bucket {kv.bucket}")
         session.out.line()
     show_status(session.out, kv.status())
     return 0

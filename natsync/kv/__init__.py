@@ -7,6 +7,7 @@ from .entry import KV_DEL, KV_OP, KV_PURGE, KV_PUT, Entry, Operation
 from .errors import (
     BadBucketError,
     BucketNotFoundError,
+    BucketUpdateError,
     InvalidBucketNameError,
     InvalidKeyError,
     KeyDeletedError,
@@ -27,6 +28,7 @@ __all__ = [
     "KV_PUT",
     "BadBucketError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "BucketStatus",
     "Entry",
     "InvalidBucketNameError",

@@ -196,6 +196,20 @@ class BucketStatus:
         """nats-py's name for `limit_marker_ttl`."""
         return self.limit_marker_ttl
 
+    @property
+    def config(self) -> KeyValueConfig:
+        """The bucket's settings as a KeyValueConfig (nats.go's Config()), ready to evolve
+        into the config of `update_key_value`."""
+        c = self.stream_info.config
+        return KeyValueConfig(
+            bucket=self.bucket, description=self.description,
+            max_value_size=c.max_msg_size if c.max_msg_size and c.max_msg_size > 0 else None,
+            history=self.history, ttl=self.ttl,
+            max_bytes=c.max_bytes if c.max_bytes and c.max_bytes > 0 else None,
+            storage=self.storage, replicas=self.replicas, placement=c.placement,
+            republish=c.republish, direct=self.direct, limit_marker_ttl=self.limit_marker_ttl,
+            metadata=self.metadata, compression=self.is_compressed)
+
     @classmethod
     def from_stream_info(cls, bucket: str, info: api.StreamInfo) -> BucketStatus:
         """The status of `bucket` from its stream's info."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..js import errors as _js
-from ..js.errors import Error, NotFoundError, WrongLastSequenceError
+from ..js.errors import BucketUpdateError, Error, NotFoundError, WrongLastSequenceError
 
 if TYPE_CHECKING:
     from .entry import Entry
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BadBucketError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "InvalidBucketNameError",
     "InvalidKeyError",
     "KeyDeletedError",
