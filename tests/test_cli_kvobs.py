@@ -3,6 +3,8 @@ mirrors and sources; run in subprocesses against a real server."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import natsync
@@ -43,3 +45,19 @@ def test_kv_and_obj_edit(cli: Cli, nc: natsync.Client) -> None:
     cli("obj", "add", "files", "--ttl", "1d")
     doc = cli("--json", "obj", "edit", "files", "--description", "uploads").json()
     assert (doc["description"], doc["ttl"]) == ("uploads", 86400)
+
+
+def test_kv_add_mirrors_and_sources(cli: Cli, nc: natsync.Client) -> None:
+    js = nc.jetstream()
+    js.create_key_value(bucket="A").put("x", b"1")
+    js.create_key_value(bucket="B")
+    res = cli("kv", "add", "COPY", "--mirror", "A")
+    assert re.search(r"Mirror of:\s+KV_A$", res.out, re.M)
+    cfg = js.stream_info("KV_COPY").config
+    assert cfg.mirror is not None and cfg.mirror.name == "KV_A" and cfg.mirror_direct
+    doc = cli("--json", "kv", "add", "BOTH", "--source", "A", "--source", "B").json()
+    assert [s["name"] for s in doc["sources"]] == ["KV_A", "KV_B"]
+    cli("kv", "edit", "BOTH", "--source", "A")
+    assert [s.name for s in js.stream_info("KV_BOTH").config.sources or []] == ["KV_A"]
+    res = cli("kv", "add", "X", "--mirror-domain", "HUB", code=2)
+    assert "--mirror-domain goes with --mirror" in res.err

@@ -22,6 +22,7 @@ from .stream import STORAGE
 from .tree import command, group
 
 if TYPE_CHECKING:
+    from ..js.api import StreamSource
     from ..js.context import JetStreamContext
     from ..kv import BucketStatus, Entry, KeyValue
     from .connection import Session
@@ -125,6 +126,13 @@ def _setting_flags(c: argparse.ArgumentParser, edit: bool) -> None:
     c.add_argument("--replicas", type=positive_int, metavar="N",
                    help=f"copies in a cluster{default}")
     c.add_argument("--description", metavar="TEXT", help="a description")
+    if not edit:
+        c.add_argument("--mirror", metavar="BUCKET",
+                       help="make the bucket a read replica of BUCKET (writes go to BUCKET)")
+        c.add_argument("--mirror-domain", metavar="DOMAIN",
+                       help="the JetStream domain of the --mirror bucket (e.g. a leaf's hub)")
+    c.add_argument("--source", action="append", metavar="BUCKET",
+                   help="copy the keys of BUCKET into this one (repeatable)")
 
 
 def manager(session: Session) -> JetStreamContext:
@@ -167,6 +175,8 @@ def _status_json(s: BucketStatus) -> dict[str, Any]:
             "storage": human(s.storage) or None, "replicas": s.replicas,
             "compressed": s.is_compressed, "direct": s.direct,
             "limit_marker_ttl": s.limit_marker_ttl, "metadata": s.metadata,
+            "mirror": s.mirror.as_dict() if s.mirror else None,
+            "sources": [src.as_dict() for src in s.sources or []],
             "stream": s.stream_info.config.name}
 
 
@@ -187,8 +197,21 @@ def show_status(out: Output, s: BucketStatus) -> None:
         ("Storage", human(s.storage)),
         ("Replicas", s.replicas),
         ("Compressed", s.is_compressed),
+        ("Mirror of", _source_name(s.mirror) if s.mirror else None),
+        ("Sources", ", ".join(_source_name(src) for src in s.sources) if s.sources else None),
         ("Backing stream", s.stream_info.config.name),
     ], indent=2)
+
+
+def _source_name(src: StreamSource) -> str:
+    """A mirrored or sourced stream as `KV_name` (with ` in domain D` when it has one)."""
+    api = src.external.api if src.external is not None else None
+    where = ""
+    if api and api.startswith("$JS.") and api.endswith(".API"):
+        where = f" in domain {api[4:-4]}"
+    elif api:
+        where = f" through {api}"
+    return f"{src.name}{where}"
 
 
 def run_info(session: Session) -> int:
@@ -199,23 +222,34 @@ def run_info(session: Session) -> int:
 
 def run_add(session: Session) -> int:
     """Create a bucket."""
-    from ..js.api import StorageType
+    from ..js.api import StorageType, StreamSource
 
     args = session.args
-    params = given(args, SETTINGS)
+    params = given(args, SETTINGS + ("source",))
     if args.storage:
         params["storage"] = StorageType(args.storage)
-    kv = manager(session).create_key_value(bucket=args.bucket, **params)
+    if args.mirror:
+        params["mirror"] = StreamSource(name=args.mirror, domain=args.mirror_domain)
+    elif args.mirror_domain:
+        raise UsageError("--mirror-domain goes with --mirror")
+    kv = manager(session).create_key_value(bucket=args.bucket, **_sources(params))
     return _done(session, "Created", kv)
 
 
 def run_edit(session: Session) -> int:
     """Change the settings given of a bucket; the others stay."""
-    params = given(session.args, SETTINGS)
+    params = given(session.args, SETTINGS + ("source",))
     if not params:
         raise UsageError("nothing to change: give at least one setting, e.g. --history 5")
-    kv = manager(session).update_key_value(session.args.bucket, **params)
+    kv = manager(session).update_key_value(session.args.bucket, **_sources(params))
     return _done(session, "Updated", kv)
+
+
+def _sources(params: dict[str, Any]) -> dict[str, Any]:
+    """`--source` flags as the `sources` setting."""
+    if "source" in params:
+        params["sources"] = params.pop("source")
+    return params
 
 
 def _done(session: Session, what: str, kv: KeyValue) -> int:

@@ -16,6 +16,7 @@ from .errors import (
     KeyValueError,
     KeyValueLimitMarkerTTLNotSupportedError,
     KeyWrongLastSequenceError,
+    MirrorPurgeError,
     NoKeysError,
 )
 from .manager import KeyValueManager
@@ -43,6 +44,7 @@ __all__ = [
     "KeyValueManager",
     "KeyWatcher",
     "KeyWrongLastSequenceError",
+    "MirrorPurgeError",
     "NoKeysError",
     "Operation",
     "errors",

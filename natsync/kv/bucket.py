@@ -17,10 +17,16 @@ from typing import (
 
 from ..headers import Headers
 from ..js.api import RawStreamMsg
-from ..js.errors import MsgNotFoundError, WrongLastSequenceError
-from .config import BucketStatus, check_key, check_revision, key_prefix, stream_name
+from ..js.errors import MsgNotFoundError, NoStreamResponseError, WrongLastSequenceError
+from .config import BucketStatus, check_revision, stream_name
 from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
-from .errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from .errors import (
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    MirrorPurgeError,
+)
+from .keys import KeySpace
 from .watcher import LIST_BATCH, KeyWatcher
 
 if TYPE_CHECKING:
@@ -45,11 +51,12 @@ class KeyValue:
     `bucket` (also `name`) is the bucket's name. Thread-safe: share it freely.
     """
 
-    def __init__(self, js: JetStreamContext, bucket: str, direct: bool = True) -> None:
+    def __init__(self, js: JetStreamContext, bucket: str, direct: bool = True,
+                 space: Optional[KeySpace] = None) -> None:
         self._js = js
         self.bucket = bucket
         self._stream = stream_name(bucket)
-        self._pre = key_prefix(bucket)
+        self._space = space if space is not None else KeySpace(bucket)
         self._direct = direct
 
     @property
@@ -77,8 +84,7 @@ class KeyValue:
 
     def _entry(self, key: str, revision: Optional[int] = None) -> Entry:
         """The stored revision (deletes and purges included); KeyNotFoundError if none."""
-        check_key(key)
-        subject = self._pre + key
+        subject = self._space.subject(key)
         try:
             if revision is None:
                 raw = self._js.get_msg(self._stream, subject=subject, direct=self._direct)
@@ -106,13 +112,13 @@ class KeyValue:
         direct gets reads them with batch Direct Get, usually in one round trip; that is
         several times faster than the watch used otherwise.
         """
-        check_key(key)
+        subject = self._space.subject(key)
         start = 1 if resume_from_revision is None else check_revision(resume_from_revision)
         if not self._direct:
             return self._watched_history(key, resume_from_revision)
         raws: List[RawStreamMsg] = []
         while True:
-            page = list(self._js.get_batch(self._stream, self._pre + key, batch=HISTORY_PAGE,
+            page = list(self._js.get_batch(self._stream, subject, batch=HISTORY_PAGE,
                                            max_bytes=HISTORY_PAGE_BYTES, start_seq=start))
             raws += page
             size = sum(len(m.subject) + len(m.hdrs or b"") + len(m.data) for m in page)
@@ -152,7 +158,7 @@ class KeyValue:
             yield from self._keys_since(filters, resume_from_revision)
             return
         w = KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
-                       ignore_deletes=True, meta_only=True, batch=LIST_BATCH)
+                       ignore_deletes=True, meta_only=True, batch=LIST_BATCH, space=self._space)
         try:
             for entry in w:
                 if entry is None:
@@ -166,7 +172,8 @@ class KeyValue:
         """The keys written at or after `revision` whose latest revision since is a value."""
         alive: Dict[str, bool] = {}
         with KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
-                        meta_only=True, batch=LIST_BATCH, resume_from_revision=revision) as w:
+                        meta_only=True, batch=LIST_BATCH, resume_from_revision=revision,
+                        space=self._space) as w:
             for entry in w:
                 if entry is None:
                     break
@@ -181,8 +188,7 @@ class KeyValue:
 
     def put(self, key: str, value: bytes) -> int:
         """Store a new value for `key`; returns its revision."""
-        check_key(key)
-        return self._js.publish(self._pre + key, value).seq
+        return self._publish(key, value)
 
     def create(self, key: str, value: bytes, msg_ttl: TTL = None) -> int:
         """Store `value` only if `key` has none (never written, or deleted/purged); its revision.
@@ -191,7 +197,7 @@ class KeyValue:
         Nats-TTL string) lets this revision expire (needs a bucket with limit_marker_ttl).
         """
         try:
-            return self._update(key, value, 0, msg_ttl)
+            return self._publish(key, value, last=0, msg_ttl=msg_ttl)
         except KeyWrongLastSequenceError as exc:
             try:
                 latest = self._entry(key)
@@ -200,7 +206,7 @@ class KeyValue:
             if latest.operation == Operation.PUT:
                 raise
             # A delete/purge marker is the latest revision: replace exactly that one.
-            return self._update(key, value, latest.revision, msg_ttl)
+            return self._publish(key, value, last=latest.revision, msg_ttl=msg_ttl)
 
     def update(self, key: str, value: bytes, last: int) -> int:
         """Compare-and-set: store `value` only if `last` is the key's latest revision.
@@ -208,47 +214,51 @@ class KeyValue:
         Returns the new revision; KeyWrongLastSequenceError if another write came first
         (`last=0` means "the key was never written").
         """
-        return self._update(key, value, last, None)
-
-    def _update(self, key: str, value: bytes, last: int, msg_ttl: TTL) -> int:
-        check_key(key)
-        try:
-            return self._js.publish(self._pre + key, value, expected_last_subject_seq=last,
-                                    msg_ttl=msg_ttl).seq
-        except WrongLastSequenceError as exc:
-            raise _wrong_last(exc, key) from None
+        return self._publish(key, value, last=last)
 
     def delete(self, key: str, last: Optional[int] = None) -> int:
         """Mark `key` deleted (its history stays); with `last`, only if that is its latest revision.
 
         Returns the revision of the delete marker (truthy, as nats-py's True).
         """
-        return self._marker(key, Operation.DEL, last, None)
+        return self._publish(key, b"", Headers({KV_OP: Operation.DEL.value}), last)
 
     def purge(self, key: str, msg_ttl: TTL = None) -> int:
         """Delete `key` and every earlier revision of it; returns the purge marker's revision.
 
         With `msg_ttl` the marker itself expires then (needs limit_marker_ttl), leaving no trace.
         """
-        return self._marker(key, Operation.PURGE, None, msg_ttl)
+        hdrs = Headers({KV_OP: Operation.PURGE.value, ROLLUP: "sub"})
+        return self._publish(key, b"", hdrs, msg_ttl=msg_ttl)
 
-    def _marker(self, key: str, op: Operation, last: Optional[int], msg_ttl: TTL) -> int:
-        check_key(key)
-        hdrs = Headers({KV_OP: op.value})
-        if op == Operation.PURGE:
-            hdrs[ROLLUP] = "sub"
+    def _publish(self, key: str, value: bytes, headers: Optional[Headers] = None,
+                 last: Optional[int] = None, msg_ttl: TTL = None) -> int:
+        """Write one revision of `key` (to the origin, for a mirror); its revision."""
+        subject = self._space.write_subject(key)
         try:
-            return self._js.publish(self._pre + key, b"", headers=hdrs,
+            return self._js.publish(subject, value, headers=headers,
                                     expected_last_subject_seq=last, msg_ttl=msg_ttl).seq
         except WrongLastSequenceError as exc:
             raise _wrong_last(exc, key) from None
+        except NoStreamResponseError as exc:
+            if self._space.origin is None:
+                raise
+            raise NoStreamResponseError(
+                f"nats: bucket {self.bucket!r} is a read-only mirror of {self._space.origin!r}: "
+                f"writes go to the origin, which did not answer on {subject!r} ({exc})"
+                ) from None
 
     def purge_deletes(self, olderthan: float = PURGE_DELETES_OLDER_THAN) -> bool:
         """Remove the history of deleted/purged keys, keeping markers younger than `olderthan` s.
 
         A marker older than that (or any, when `olderthan` <= 0) goes too, so the key
         leaves no trace; a younger one stays so watchers can still see the delete.
+        MirrorPurgeError for a mirror, which would diverge from its origin.
         """
+        if self._space.origin is not None:
+            raise MirrorPurgeError(
+                f"nats: bucket {self.bucket!r} mirrors {self._space.origin!r}: run purge_deletes "
+                "on the origin bucket (the mirror follows it)")
         deleted: List[Entry] = []
         with self.watch(">", meta_only=True) as w:
             for entry in w:
@@ -262,7 +272,7 @@ class KeyValue:
             if olderthan > 0 and entry.created is not None:
                 if (now - entry.created).total_seconds() < olderthan:
                     keep = 1
-            self._js.purge_stream(self._stream, subject=self._pre + entry.key, keep=keep)
+            self._js.purge_stream(self._stream, subject=self._space.subject(entry.key), keep=keep)
         return True
 
     # --- watching -------------------------------------------------------------------------
@@ -282,7 +292,7 @@ class KeyValue:
         """
         return KeyWatcher(self._js, self.bucket, self._stream, keys, include_history,
                           ignore_deletes, meta_only, updates_only, inactive_threshold,
-                          resume_from_revision=resume_from_revision, cb=cb)
+                          resume_from_revision=resume_from_revision, cb=cb, space=self._space)
 
     def watchall(self, include_history: bool = False, ignore_deletes: bool = False,
                  meta_only: bool = False, updates_only: bool = False,

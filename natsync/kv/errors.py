@@ -29,6 +29,7 @@ __all__ = [
     "KeyValueError",
     "KeyValueLimitMarkerTTLNotSupportedError",
     "KeyWrongLastSequenceError",
+    "MirrorPurgeError",
     "NoKeysError",
 ]
 
@@ -116,6 +117,12 @@ class KeyValueLimitMarkerTTLNotSupportedError(KeyValueError):
     """`limit_marker_ttl` (and per-key TTLs) need nats-server 2.11 or later (ADR-48)."""
 
     default_message = "nats: limit marker TTLs not supported by server"
+
+
+class MirrorPurgeError(KeyValueError):
+    """`purge_deletes` of a mirror: it would purge the mirror's copy only (run it on the origin)."""
+
+    default_message = "nats: purge_deletes must run on the origin bucket, not on a mirror"
 
 
 class NoKeysError(KeyValueError):

@@ -17,6 +17,7 @@ from .config import (
     stream_name,
 )
 from .errors import BadBucketError, BucketNotFoundError, KeyValueLimitMarkerTTLNotSupportedError
+from .keys import KeySpace
 
 if TYPE_CHECKING:
     from ..js import api
@@ -92,7 +93,13 @@ class KeyValueManager:
             raise KeyValueLimitMarkerTTLNotSupportedError(
                 f"nats: the server ignored limit_marker_ttl for bucket {bucket!r} "
                 "(needs nats-server 2.11+)")
-        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
+        return self._handle(bucket, info)
+
+    def _handle(self, bucket: str, info: api.StreamInfo) -> KeyValue:
+        """The handle on `bucket`, whose stream `info` describes (a mirror reads its
+        origin's subjects and writes to its origin)."""
+        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct),
+                        space=KeySpace.of(bucket, info.config, self._js.prefix))
 
     def _check_ttl_support(self) -> None:
         """KeyValueLimitMarkerTTLNotSupportedError unless the server is 2.11 or later."""
@@ -111,7 +118,7 @@ class KeyValueManager:
         if (info.config.max_msgs_per_subject or 0) < 1:
             raise BadBucketError(f"nats: stream {stream_name(bucket)!r} is not a key-value "
                                  "bucket (max_msgs_per_subject < 1)")
-        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
+        return self._handle(bucket, info)
 
     def delete_key_value(self, bucket: str) -> bool:
         """Delete a bucket and every key in it (BucketNotFoundError if there is none)."""

@@ -19,8 +19,9 @@ from ..js import api
 from ..js.targets import OrderedTarget
 from ..js.watch import OrderedWatch, first_new_seq
 from ..msg import Msg
-from .config import check_revision, filters_of, key_prefix
+from .config import check_revision
 from .entry import Entry, Operation, operation_of
+from .keys import KeySpace
 
 if TYPE_CHECKING:
     from ..js.manager import JetStreamManager
@@ -53,13 +54,14 @@ class KeyWatcher(OrderedWatch[Entry]):
                  updates_only: bool = False, inactive_threshold: Optional[float] = None,
                  batch: int = WATCH_BATCH, heartbeat: float = WATCH_HEARTBEAT,
                  resume_from_revision: Optional[int] = None,
-                 cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> None:
+                 cb: Optional[Callable[[Optional[Entry]], Any]] = None,
+                 space: Optional[KeySpace] = None) -> None:
         self.bucket = bucket
-        self._pre = key_prefix(bucket)
+        self._space = space if space is not None else KeySpace(bucket)
         self._ignore_deletes = ignore_deletes
         self._init_done = updates_only  # read by _resume while the consumer is created
         self._last_seq = 0  # stream sequence of the last revision handed out (or skipped)
-        subjects = [self._pre + k for k in filters_of(keys)]
+        subjects = self._space.filters(keys)
         start: Optional[int] = None
         policy: Optional[api.DeliverPolicy]
         if resume_from_revision is not None:
@@ -97,7 +99,7 @@ class KeyWatcher(OrderedWatch[Entry]):
         op, reason = operation_of(msg.headers)
         if self._ignore_deletes and op != Operation.PUT:
             return None
-        return Entry(bucket=self.bucket, key=msg.subject[len(self._pre):], value=msg.data,
+        return Entry(bucket=self.bucket, key=self._space.key_of(msg.subject), value=msg.data,
                      revision=seq, delta=meta.num_pending, created=meta.timestamp,
                      operation=op, marker_reason=reason)
 
