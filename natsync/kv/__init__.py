@@ -1,6 +1,6 @@
 """JetStream Key-Value store (ADR-8, ADR-48), interoperable with nats.go, nats-py and the CLI."""
 
-from . import errors
+from . import codecs, errors
 from .bucket import KeyValue
 from .config import BucketStatus, KeyValueConfig
 from .entry import KV_DEL, KV_OP, KV_PURGE, KV_PUT, Entry, Operation
@@ -13,6 +13,7 @@ from .errors import (
     KeyDeletedError,
     KeyHistoryTooLargeError,
     KeyNotFoundError,
+    KeyValueCodecError,
     KeyValueError,
     KeyValueLimitMarkerTTLNotSupportedError,
     KeyWrongLastSequenceError,
@@ -39,6 +40,7 @@ __all__ = [
     "KeyNotFoundError",
     "KeyValue",
     "KeyValueConfig",
+    "KeyValueCodecError",
     "KeyValueError",
     "KeyValueLimitMarkerTTLNotSupportedError",
     "KeyValueManager",
@@ -47,5 +49,6 @@ __all__ = [
     "MirrorPurgeError",
     "NoKeysError",
     "Operation",
+    "codecs",
     "errors",
 ]

@@ -18,8 +18,9 @@ from typing import (
 from ..headers import Headers
 from ..js.api import RawStreamMsg
 from ..js.errors import MsgNotFoundError, NoStreamResponseError, WrongLastSequenceError
+from .codecs import KeyCodec, ValueCodec
 from .config import BucketStatus, check_revision, stream_name
-from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
+from .entry import KV_OP, ROLLUP, Entry, Operation
 from .errors import (
     KeyDeletedError,
     KeyNotFoundError,
@@ -58,6 +59,16 @@ class KeyValue:
         self._stream = stream_name(bucket)
         self._space = space if space is not None else KeySpace(bucket)
         self._direct = direct
+
+    def with_codecs(self, key_codec: Optional[KeyCodec] = None,
+                    value_codec: Optional[ValueCodec] = None) -> KeyValue:
+        """A handle on the same bucket whose keys and values pass through codecs (ADR-54).
+
+        `key_codec` (e.g. `codecs.Base64Codec()`) lets keys hold what subjects cannot;
+        `value_codec` transforms values. Every reader must use the same codecs.
+        """
+        return KeyValue(self._js, self.bucket, self._direct,
+                        self._space.with_codecs(key_codec, value_codec))
 
     @property
     def name(self) -> str:
@@ -101,9 +112,7 @@ class KeyValue:
         return self._from_raw(key, raw, 0)
 
     def _from_raw(self, key: str, raw: RawStreamMsg, delta: int) -> Entry:
-        op, reason = operation_of(raw.headers)
-        return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=delta,
-                     created=raw.time, operation=op, marker_reason=reason)
+        return self._space.entry(key, raw.data, raw.seq, delta, raw.time, raw.headers)
 
     def history(self, key: str, resume_from_revision: Optional[int] = None) -> List[Entry]:
         """Every stored revision of `key` (deletes included), oldest first; [] if none.
@@ -188,7 +197,7 @@ class KeyValue:
 
     def put(self, key: str, value: bytes) -> int:
         """Store a new value for `key`; returns its revision."""
-        return self._publish(key, value)
+        return self._publish(key, self._space.encode_value(value))
 
     def create(self, key: str, value: bytes, msg_ttl: TTL = None) -> int:
         """Store `value` only if `key` has none (never written, or deleted/purged); its revision.
@@ -196,6 +205,7 @@ class KeyValue:
         KeyWrongLastSequenceError if the key has a value. `msg_ttl` (seconds, or a
         Nats-TTL string) lets this revision expire (needs a bucket with limit_marker_ttl).
         """
+        value = self._space.encode_value(value)
         try:
             return self._publish(key, value, last=0, msg_ttl=msg_ttl)
         except KeyWrongLastSequenceError as exc:
@@ -214,7 +224,7 @@ class KeyValue:
         Returns the new revision; KeyWrongLastSequenceError if another write came first
         (`last=0` means "the key was never written").
         """
-        return self._publish(key, value, last=last)
+        return self._publish(key, self._space.encode_value(value), last=last)
 
     def delete(self, key: str, last: Optional[int] = None) -> int:
         """Mark `key` deleted (its history stays); with `last`, only if that is its latest revision.

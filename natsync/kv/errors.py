@@ -26,6 +26,7 @@ __all__ = [
     "KeyDeletedError",
     "KeyHistoryTooLargeError",
     "KeyNotFoundError",
+    "KeyValueCodecError",
     "KeyValueError",
     "KeyValueLimitMarkerTTLNotSupportedError",
     "KeyWrongLastSequenceError",
@@ -111,6 +112,12 @@ class KeyHistoryTooLargeError(KeyValueError, ValueError):
     """A bucket keeps at most 64 revisions per key."""
 
     default_message = "nats: history limited to a max of 64"
+
+
+class KeyValueCodecError(KeyValueError, ValueError):
+    """A key or value read from the bucket cannot be decoded by the handle's codec (ADR-54)."""
+
+    default_message = "nats: key-value codec cannot decode"
 
 
 class KeyValueLimitMarkerTTLNotSupportedError(KeyValueError):

@@ -13,6 +13,7 @@ there never brings back values that were already superseded when the watch began
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 from ..js import api
@@ -20,13 +21,16 @@ from ..js.targets import OrderedTarget
 from ..js.watch import OrderedWatch, first_new_seq
 from ..msg import Msg
 from .config import check_revision
-from .entry import Entry, Operation, operation_of
+from .entry import Entry
+from .errors import KeyValueCodecError
 from .keys import KeySpace
 
 if TYPE_CHECKING:
     from ..js.manager import JetStreamManager
 
 __all__ = ["KeyWatcher"]
+
+log = logging.getLogger("natsync.kv")
 
 #: Messages asked for per pull, and the idle heartbeat that notices a silent server.
 WATCH_BATCH = 256
@@ -59,6 +63,7 @@ class KeyWatcher(OrderedWatch[Entry]):
         self.bucket = bucket
         self._space = space if space is not None else KeySpace(bucket)
         self._ignore_deletes = ignore_deletes
+        self._meta_only = meta_only
         self._init_done = updates_only  # read by _resume while the consumer is created
         self._last_seq = 0  # stream sequence of the last revision handed out (or skipped)
         subjects = self._space.filters(keys)
@@ -96,12 +101,16 @@ class KeyWatcher(OrderedWatch[Entry]):
         if seq <= self._last_seq:
             return None  # handed out before the consumer was re-created
         self._last_seq = seq
-        op, reason = operation_of(msg.headers)
-        if self._ignore_deletes and op != Operation.PUT:
+        try:
+            entry = self._space.entry(self._space.key_of(msg.subject), msg.data, seq,
+                                      meta.num_pending, meta.timestamp, msg.headers,
+                                      self._meta_only)
+        except KeyValueCodecError as exc:  # written without the codec: not ours to show
+            log.warning("natsync: skipping a revision of bucket %r: %s", self.bucket, exc)
             return None
-        return Entry(bucket=self.bucket, key=self._space.key_of(msg.subject), value=msg.data,
-                     revision=seq, delta=meta.num_pending, created=meta.timestamp,
-                     operation=op, marker_reason=reason)
+        if self._ignore_deletes and entry.deleted:
+            return None
+        return entry
 
     def __repr__(self) -> str:
         return f"<KeyWatcher bucket={self.bucket!r} consumer={self._target.name!r}>"
