@@ -110,6 +110,7 @@ def test_a_leaf_mirror_reads_locally_and_writes_to_the_hub(
         remote = lnc.jetstream(domain="HUB").key_value("TEST")
         remote.put("from-leaf", b"1")
         assert origin.get("from-leaf").value == b"1"
+        assert remote.get("from-leaf").value == b"1"
         wait_until(value_is(mirror, "from-leaf", b"1"), "the mirror to get it")
 
         # A bucket in the leaf can source the hub's bucket, under its own name.
