@@ -6,7 +6,7 @@ import argparse
 import datetime as _dt
 import re
 import sys
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..headers import Headers
 from ..nuid import next_nuid
@@ -177,3 +177,8 @@ def confirm(question: str, force: bool) -> bool:
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     return answer in ("y", "yes")
+
+
+def given(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The options among `names` that were given on the command line (not None), by name."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}

@@ -1,11 +1,20 @@
-"""`natsync kv ls|info|add|rm|get|put|del|history|watch|keys`: Key-Value buckets."""
+"""`natsync kv ls|info|add|edit|rm|get|put|del|history|watch|keys`: Key-Value buckets."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from .common import body, choice, confirm, positive_duration, positive_int, size
+from .common import (
+    UsageError,
+    body,
+    choice,
+    confirm,
+    given,
+    positive_duration,
+    positive_int,
+    size,
+)
 from .output import Output, count, human, payload_json, when
 from .output import duration as show_duration
 from .output import size as show_size
@@ -13,6 +22,7 @@ from .stream import STORAGE
 from .tree import command, group
 
 if TYPE_CHECKING:
+    from ..js.api import StreamSource
     from ..js.context import JetStreamContext
     from ..kv import BucketStatus, Entry, KeyValue
     from .connection import Session
@@ -25,7 +35,8 @@ is one line: bucket, key, revision, operation (PUT, DEL, PURGE), created, data.
 
 examples:
   natsync kv watch config
-  natsync kv watch config 'app.*' --updates-only --json"""
+  natsync kv watch config 'app.*' --updates-only --json
+  natsync kv watch config --revision 42     # resume where a previous watch stopped"""
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -43,18 +54,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
 
     c = command(cmds, "add", common, "create a bucket", run_add, aliases=["create"])
-    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
-    c.add_argument("--history", type=positive_int, default=1, metavar="N",
-                   help="revisions kept per key, 1-64 (default 1)")
-    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
-                   help="how long values are kept (default: forever)")
-    c.add_argument("--max-value-size", type=size, metavar="SIZE", help="largest value accepted")
-    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
-    c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
-                   help="file (default) or memory")
-    c.add_argument("--replicas", type=positive_int, default=1, metavar="N",
-                   help="copies in a cluster (default 1)")
-    c.add_argument("--description", metavar="TEXT", help="a description")
+    _setting_flags(c, edit=False)
+
+    c = command(cmds, "edit", common, "change a bucket's settings (those given)", run_edit,
+                aliases=["update"])
+    _setting_flags(c, edit=True)
 
     c = command(cmds, "rm", common, "delete a bucket and all its keys", run_rm,
                 aliases=["delete"])
@@ -92,12 +96,43 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("--updates-only", action="store_true",
                    help="only changes made from now on")
     c.add_argument("--ignore-deletes", action="store_true", help="leave out deletes and purges")
+    c.add_argument("--revision", type=positive_int, metavar="N",
+                   help="start at revision N: it and every later one, then live changes")
     c.add_argument("-c", "--count", type=positive_int, metavar="N", help="exit after N entries")
 
     c = command(cmds, "keys", common, "list the keys that have a value", run_keys)
     c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
     c.add_argument("filters", metavar="FILTER", nargs="*",
                    help="only keys matching these filters (* and >)")
+
+
+#: The bucket settings `add` and `edit` take, by their KeyValueConfig names.
+SETTINGS = ("history", "ttl", "max_value_size", "max_bytes", "replicas", "description")
+
+
+def _setting_flags(c: argparse.ArgumentParser, edit: bool) -> None:
+    """The settings a bucket is created with; `edit` changes those given (not its storage)."""
+    default = "" if edit else " (default 1)"
+    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
+    c.add_argument("--history", type=positive_int, metavar="N",
+                   help=f"revisions kept per key, 1-64{default}")
+    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
+                   help="how long values are kept" + ("" if edit else " (default: forever)"))
+    c.add_argument("--max-value-size", type=size, metavar="SIZE", help="largest value accepted")
+    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
+    if not edit:
+        c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
+                       help="file (default) or memory")
+    c.add_argument("--replicas", type=positive_int, metavar="N",
+                   help=f"copies in a cluster{default}")
+    c.add_argument("--description", metavar="TEXT", help="a description")
+    if not edit:
+        c.add_argument("--mirror", metavar="BUCKET",
+                       help="make the bucket a read replica of BUCKET (writes go to BUCKET)")
+        c.add_argument("--mirror-domain", metavar="DOMAIN",
+                       help="the JetStream domain of the --mirror bucket (e.g. a leaf's hub)")
+    c.add_argument("--source", action="append", metavar="BUCKET",
+                   help="copy the keys of BUCKET into this one (repeatable)")
 
 
 def manager(session: Session) -> JetStreamContext:
@@ -140,6 +175,8 @@ def _status_json(s: BucketStatus) -> dict[str, Any]:
             "storage": human(s.storage) or None, "replicas": s.replicas,
             "compressed": s.is_compressed, "direct": s.direct,
             "limit_marker_ttl": s.limit_marker_ttl, "metadata": s.metadata,
+            "mirror": s.mirror.as_dict() if s.mirror else None,
+            "sources": [src.as_dict() for src in s.sources or []],
             "stream": s.stream_info.config.name}
 
 
@@ -160,8 +197,21 @@ def show_status(out: Output, s: BucketStatus) -> None:
         ("Storage", human(s.storage)),
         ("Replicas", s.replicas),
         ("Compressed", s.is_compressed),
+        ("Mirror of", _source_name(s.mirror) if s.mirror else None),
+        ("Sources", ", ".join(_source_name(src) for src in s.sources) if s.sources else None),
         ("Backing stream", s.stream_info.config.name),
     ], indent=2)
+
+
+def _source_name(src: StreamSource) -> str:
+    """A mirrored or sourced stream as `KV_name` (with ` in domain D` when it has one)."""
+    api = src.external.api if src.external is not None else None
+    where = ""
+    if api and api.startswith("$JS.") and api.endswith(".API"):
+        where = f" in domain {api[4:-4]}"
+    elif api:
+        where = f" through {api}"
+    return f"{src.name}{where}"
 
 
 def run_info(session: Session) -> int:
@@ -172,19 +222,39 @@ def run_info(session: Session) -> int:
 
 def run_add(session: Session) -> int:
     """Create a bucket."""
-    from ..js.api import StorageType
+    from ..js.api import StorageType, StreamSource
 
     args = session.args
-    params: dict[str, Any] = {"bucket": args.bucket, "history": args.history,
-                              "replicas": args.replicas}
-    for field, value in (("ttl", args.ttl), ("max_value_size", args.max_value_size),
-                         ("max_bytes", args.max_bytes), ("description", args.description),
-                         ("storage", StorageType(args.storage) if args.storage else None)):
-        if value is not None:
-            params[field] = value
-    kv = manager(session).create_key_value(**params)
+    params = given(args, SETTINGS + ("source",))
+    if args.storage:
+        params["storage"] = StorageType(args.storage)
+    if args.mirror:
+        params["mirror"] = StreamSource(name=args.mirror, domain=args.mirror_domain)
+    elif args.mirror_domain:
+        raise UsageError("--mirror-domain goes with --mirror")
+    kv = manager(session).create_key_value(bucket=args.bucket, **_sources(params))
+    return _done(session, "Created", kv)
+
+
+def run_edit(session: Session) -> int:
+    """Change the settings given of a bucket; the others stay."""
+    params = given(session.args, SETTINGS + ("source",))
+    if not params:
+        raise UsageError("nothing to change: give at least one setting, e.g. --history 5")
+    kv = manager(session).update_key_value(session.args.bucket, **_sources(params))
+    return _done(session, "Updated", kv)
+
+
+def _sources(params: dict[str, Any]) -> dict[str, Any]:
+    """`--source` flags as the `sources` setting."""
+    if "source" in params:
+        params["sources"] = params.pop("source")
+    return params
+
+
+def _done(session: Session, what: str, kv: KeyValue) -> int:
     if not session.out.json_mode:
-        session.out.line(f"Created Key-Value bucket {kv.bucket}")
+        session.out.line(f"{what} Key-Value bucket {kv.bucket}")
         session.out.line()
     show_status(session.out, kv.status())
     return 0
@@ -295,7 +365,8 @@ def run_watch(session: Session) -> int:
     kv = bucket(session)
     n = 0
     with kv.watch(args.key, include_history=args.history, ignore_deletes=args.ignore_deletes,
-                  updates_only=args.updates_only) as watcher:
+                  updates_only=args.updates_only,
+                  resume_from_revision=args.revision) as watcher:
         what = "every key" if args.key == ">" else f"key {args.key}"
         out.note(f"Watching {what} of bucket {args.bucket}")
         while args.count is None or n < args.count:

@@ -1,4 +1,4 @@
-"""`natsync obj ls|info|add|put|get|rm`: Object Store buckets and files."""
+"""`natsync obj ls|info|add|edit|put|get|rm`: Object Store buckets and files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .common import (
     UsageError,
     choice,
     confirm,
+    given,
     header,
     headers_of,
     positive_duration,
@@ -68,15 +69,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("name", metavar="NAME", nargs="?", help="the object (default: the bucket)")
 
     c = command(cmds, "add", common, "create a bucket", run_add, aliases=["create"])
-    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
-    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
-                   help="how long objects are kept (default: forever)")
-    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
-    c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
-                   help="file (default) or memory")
-    c.add_argument("--replicas", type=positive_int, default=1, metavar="N",
-                   help="copies in a cluster (default 1)")
-    c.add_argument("--description", metavar="TEXT", help="a description")
+    _setting_flags(c, edit=False)
+
+    c = command(cmds, "edit", common, "change a bucket's settings (those given)", run_edit,
+                aliases=["update"])
+    _setting_flags(c, edit=True)
 
     c = command(cmds, "put", common, "store a file", run_put, epilog=PUT_EPILOG)
     c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
@@ -103,6 +100,24 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("name", metavar="NAME", nargs="?",
                    help="the object (default: delete the bucket)")
     c.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+
+
+#: The bucket settings `add` and `edit` take, by their ObjectStoreConfig names.
+SETTINGS = ("ttl", "max_bytes", "replicas", "description")
+
+
+def _setting_flags(c: argparse.ArgumentParser, edit: bool) -> None:
+    """The settings a bucket is created with; `edit` changes those given (not its storage)."""
+    c.add_argument("bucket", metavar="BUCKET", help="the bucket's name")
+    c.add_argument("--ttl", type=positive_duration, metavar="DURATION",
+                   help="how long objects are kept" + ("" if edit else " (default: forever)"))
+    c.add_argument("--max-bytes", type=size, metavar="SIZE", help="size limit of the bucket")
+    if not edit:
+        c.add_argument("--storage", type=choice(STORAGE), metavar="TYPE",
+                       help="file (default) or memory")
+    c.add_argument("--replicas", type=positive_int, metavar="N",
+                   help="copies in a cluster" + ("" if edit else " (default 1)"))
+    c.add_argument("--description", metavar="TEXT", help="a description")
 
 
 def _progress_flags(parser: argparse.ArgumentParser) -> None:
@@ -223,15 +238,24 @@ def run_add(session: Session) -> int:
     from ..js.api import StorageType
 
     args = session.args
-    params: dict[str, Any] = {"replicas": args.replicas}
-    for field, value in (("ttl", args.ttl), ("max_bytes", args.max_bytes),
-                         ("description", args.description),
-                         ("storage", StorageType(args.storage) if args.storage else None)):
-        if value is not None:
-            params[field] = value
-    obs = session.js().create_object_store(args.bucket, **params)
+    params = given(args, SETTINGS)
+    if args.storage:
+        params["storage"] = StorageType(args.storage)
+    return _done(session, "Created", session.js().create_object_store(args.bucket, **params))
+
+
+def run_edit(session: Session) -> int:
+    """Change the settings given of a bucket; the others stay."""
+    params = given(session.args, SETTINGS)
+    if not params:
+        raise UsageError("nothing to change: give at least one setting, e.g. --ttl 30d")
+    return _done(session, "Updated",
+                 session.js().update_object_store(session.args.bucket, **params))
+
+
+def _done(session: Session, what: str, obs: ObjectStore) -> int:
     if not session.out.json_mode:
-        session.out.line(f"Created Object Store bucket {obs.bucket}")
+        session.out.line(f"{what} Object Store bucket {obs.bucket}")
     else:
         session.out.json(_status_json(obs.status()))
     return 0

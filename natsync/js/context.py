@@ -293,6 +293,18 @@ class JetStreamContext(JetStreamManager):
         """
         return self._kv.create_key_value(config, **params)
 
+    def update_key_value(self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+                         **params: Any) -> KeyValue:
+        """Change an existing bucket's settings: a whole KeyValueConfig, or a bucket name
+        and the settings to change as keywords (see KeyValueManager.update_key_value)."""
+        return self._kv.update_key_value(config, **params)
+
+    def create_or_update_key_value(
+            self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+            **params: Any) -> KeyValue:
+        """Update the bucket if it exists, else create it."""
+        return self._kv.create_or_update_key_value(config, **params)
+
     def key_value(self, bucket: str) -> KeyValue:
         """A handle on an existing bucket (BucketNotFoundError if there is none)."""
         return self._kv.key_value(bucket)
@@ -319,6 +331,19 @@ class JetStreamContext(JetStreamManager):
         Settings come from `config` and/or keywords of ObjectStoreConfig (keywords win).
         """
         return self._obs.create_object_store(bucket, config, **params)
+
+    def update_object_store(self, bucket: Optional[str] = None,
+                            config: Optional[ObjectStoreConfig] = None,
+                            **params: Any) -> ObjectStore:
+        """Change an existing bucket's settings: a whole ObjectStoreConfig, or the settings
+        to change as keywords (see ObjectStoreManager.update_object_store)."""
+        return self._obs.update_object_store(bucket, config, **params)
+
+    def create_or_update_object_store(self, bucket: Optional[str] = None,
+                                      config: Optional[ObjectStoreConfig] = None,
+                                      **params: Any) -> ObjectStore:
+        """Update the bucket if it exists, else create it."""
+        return self._obs.create_or_update_object_store(bucket, config, **params)
 
     def object_store(self, bucket: str) -> ObjectStore:
         """A handle on an existing bucket (BucketNotFoundError if there is none)."""

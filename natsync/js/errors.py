@@ -159,6 +159,21 @@ class BucketNotFoundError(NotFoundError):
     default_description = "bucket not found"
 
 
+class BucketUpdateError(Error, _core.BadArgumentError):
+    """An update asks a bucket to change what cannot change (its storage, a mirror, ...).
+
+    Raised before anything is sent; `setting` names the setting (e.g. "storage"). The
+    Key-Value and Object Store packages export it under the same name.
+    """
+
+    def __init__(self, message: str, setting: Optional[str] = None) -> None:
+        self.setting = setting
+        super().__init__(message)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self), self.setting))
+
+
 class InvalidBucketNameError(Error, ValueError):
     """A Key-Value or Object Store bucket name is not 1 or more of A-Z a-z 0-9 - _."""
 
@@ -458,6 +473,6 @@ _BY_ERR_CODE.update({
 })
 __all__ += [
     "AtomicBatchIncompleteError", "AtomicPublishDisabledError", "BatchPublishDisabledError",
-    "BatchTooLargeError", "FastBatchGapError", "FeatureNotSupportedError",
+    "BatchTooLargeError", "BucketUpdateError", "FastBatchGapError", "FeatureNotSupportedError",
     "MessageCountersDisabledError", "MessageSchedulesDisabledError", "RequiredApiLevelError",
 ]

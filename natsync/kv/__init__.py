@@ -1,20 +1,23 @@
 """JetStream Key-Value store (ADR-8, ADR-48), interoperable with nats.go, nats-py and the CLI."""
 
-from . import errors
+from . import codecs, errors
 from .bucket import KeyValue
 from .config import BucketStatus, KeyValueConfig
 from .entry import KV_DEL, KV_OP, KV_PURGE, KV_PUT, Entry, Operation
 from .errors import (
     BadBucketError,
     BucketNotFoundError,
+    BucketUpdateError,
     InvalidBucketNameError,
     InvalidKeyError,
     KeyDeletedError,
     KeyHistoryTooLargeError,
     KeyNotFoundError,
+    KeyValueCodecError,
     KeyValueError,
     KeyValueLimitMarkerTTLNotSupportedError,
     KeyWrongLastSequenceError,
+    MirrorPurgeError,
     NoKeysError,
 )
 from .manager import KeyValueManager
@@ -27,6 +30,7 @@ __all__ = [
     "KV_PUT",
     "BadBucketError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "BucketStatus",
     "Entry",
     "InvalidBucketNameError",
@@ -36,12 +40,15 @@ __all__ = [
     "KeyNotFoundError",
     "KeyValue",
     "KeyValueConfig",
+    "KeyValueCodecError",
     "KeyValueError",
     "KeyValueLimitMarkerTTLNotSupportedError",
     "KeyValueManager",
     "KeyWatcher",
     "KeyWrongLastSequenceError",
+    "MirrorPurgeError",
     "NoKeysError",
     "Operation",
+    "codecs",
     "errors",
 ]

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from ..headers import Headers
 from ..js.api import RawStreamMsg
-from ..js.errors import MsgNotFoundError, WrongLastSequenceError
-from .config import BucketStatus, check_key, key_prefix, stream_name
-from .entry import KV_OP, ROLLUP, Entry, Operation, operation_of
-from .errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from ..js.errors import MsgNotFoundError, NoStreamResponseError, WrongLastSequenceError
+from .codecs import KeyCodec, ValueCodec
+from .config import BucketStatus, check_revision, stream_name
+from .entry import KV_OP, ROLLUP, Entry, Operation
+from .errors import (
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    MirrorPurgeError,
+)
+from .keys import KeySpace
 from .watcher import LIST_BATCH, KeyWatcher
 
 if TYPE_CHECKING:
@@ -35,12 +52,23 @@ class KeyValue:
     `bucket` (also `name`) is the bucket's name. Thread-safe: share it freely.
     """
 
-    def __init__(self, js: JetStreamContext, bucket: str, direct: bool = True) -> None:
+    def __init__(self, js: JetStreamContext, bucket: str, direct: bool = True,
+                 space: Optional[KeySpace] = None) -> None:
         self._js = js
         self.bucket = bucket
         self._stream = stream_name(bucket)
-        self._pre = key_prefix(bucket)
+        self._space = space if space is not None else KeySpace(bucket)
         self._direct = direct
+
+    def with_codecs(self, key_codec: Optional[KeyCodec] = None,
+                    value_codec: Optional[ValueCodec] = None) -> KeyValue:
+        """A handle on the same bucket whose keys and values pass through codecs (ADR-54).
+
+        `key_codec` (e.g. `codecs.Base64Codec()`) lets keys hold what subjects cannot;
+        `value_codec` transforms values. Every reader must use the same codecs.
+        """
+        return KeyValue(self._js, self.bucket, self._direct,
+                        self._space.with_codecs(key_codec, value_codec))
 
     @property
     def name(self) -> str:
@@ -67,8 +95,7 @@ class KeyValue:
 
     def _entry(self, key: str, revision: Optional[int] = None) -> Entry:
         """The stored revision (deletes and purges included); KeyNotFoundError if none."""
-        check_key(key)
-        subject = self._pre + key
+        subject = self._space.subject(key)
         try:
             if revision is None:
                 raw = self._js.get_msg(self._stream, subject=subject, direct=self._direct)
@@ -85,23 +112,22 @@ class KeyValue:
         return self._from_raw(key, raw, 0)
 
     def _from_raw(self, key: str, raw: RawStreamMsg, delta: int) -> Entry:
-        op, reason = operation_of(raw.headers)
-        return Entry(bucket=self.bucket, key=key, value=raw.data, revision=raw.seq, delta=delta,
-                     created=raw.time, operation=op, marker_reason=reason)
+        return self._space.entry(key, raw.data, raw.seq, delta, raw.time, raw.headers)
 
-    def history(self, key: str) -> List[Entry]:
+    def history(self, key: str, resume_from_revision: Optional[int] = None) -> List[Entry]:
         """Every stored revision of `key` (deletes included), oldest first; [] if none.
 
-        A bucket with direct gets reads them with batch Direct Get, usually in one
-        round trip; that is several times faster than the watch used otherwise.
+        With `resume_from_revision`, only the revisions from that one on. A bucket with
+        direct gets reads them with batch Direct Get, usually in one round trip; that is
+        several times faster than the watch used otherwise.
         """
-        check_key(key)
+        subject = self._space.subject(key)
+        start = 1 if resume_from_revision is None else check_revision(resume_from_revision)
         if not self._direct:
-            return self._watched_history(key)
+            return self._watched_history(key, resume_from_revision)
         raws: List[RawStreamMsg] = []
-        start = 1
         while True:
-            page = list(self._js.get_batch(self._stream, self._pre + key, batch=HISTORY_PAGE,
+            page = list(self._js.get_batch(self._stream, subject, batch=HISTORY_PAGE,
                                            max_bytes=HISTORY_PAGE_BYTES, start_seq=start))
             raws += page
             size = sum(len(m.subject) + len(m.hdrs or b"") + len(m.data) for m in page)
@@ -111,30 +137,37 @@ class KeyValue:
             start = page[-1].seq + 1
         return [self._from_raw(key, raw, len(raws) - i - 1) for i, raw in enumerate(raws)]
 
-    def _watched_history(self, key: str) -> List[Entry]:
+    def _watched_history(self, key: str, resume_from_revision: Optional[int]) -> List[Entry]:
         out: List[Entry] = []
-        with self.watch(key, include_history=True) as w:
+        with self.watch(key, include_history=True,
+                        resume_from_revision=resume_from_revision) as w:
             for entry in w:
                 if entry is None:
                     break
                 out.append(entry)
         return out
 
-    def keys(self, filters: Union[str, Sequence[str], None] = None) -> List[str]:
+    def keys(self, filters: Union[str, Sequence[str], None] = None,
+             resume_from_revision: Optional[int] = None) -> List[str]:
         """The keys that have a value (deleted/purged ones left out); [] for an empty bucket.
 
         `filters` (a key filter or a list of them, with '*' and '>') are applied by
-        the server, which sends only the latest revision's headers of each match.
+        the server, which sends only the latest revision's headers of each match. With
+        `resume_from_revision`, only the keys written at or after that revision.
         """
-        return list(self.list_keys(filters))
+        return list(self.list_keys(filters, resume_from_revision))
 
-    def list_keys(self, filters: Union[str, Sequence[str], None] = None) -> Iterator[str]:
+    def list_keys(self, filters: Union[str, Sequence[str], None] = None,
+                  resume_from_revision: Optional[int] = None) -> Iterator[str]:
         """Like `keys()`, lazily: a generator for buckets too large to hold as one list.
 
         Close it (or let it finish) to delete its server-side consumer at once.
         """
+        if resume_from_revision is not None:
+            yield from self._keys_since(filters, resume_from_revision)
+            return
         w = KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
-                       ignore_deletes=True, meta_only=True, batch=LIST_BATCH)
+                       ignore_deletes=True, meta_only=True, batch=LIST_BATCH, space=self._space)
         try:
             for entry in w:
                 if entry is None:
@@ -142,6 +175,19 @@ class KeyValue:
                 yield entry.key
         finally:
             w.stop()
+
+    def _keys_since(self, filters: Union[str, Sequence[str], None],
+                    revision: int) -> List[str]:
+        """The keys written at or after `revision` whose latest revision since is a value."""
+        alive: Dict[str, bool] = {}
+        with KeyWatcher(self._js, self.bucket, self._stream, filters if filters else ">",
+                        meta_only=True, batch=LIST_BATCH, resume_from_revision=revision,
+                        space=self._space) as w:
+            for entry in w:
+                if entry is None:
+                    break
+                alive[entry.key] = entry.operation == Operation.PUT
+        return [key for key, has_value in alive.items() if has_value]
 
     def status(self) -> BucketStatus:
         """The bucket's settings and usage."""
@@ -151,8 +197,7 @@ class KeyValue:
 
     def put(self, key: str, value: bytes) -> int:
         """Store a new value for `key`; returns its revision."""
-        check_key(key)
-        return self._js.publish(self._pre + key, value).seq
+        return self._publish(key, self._space.encode_value(value))
 
     def create(self, key: str, value: bytes, msg_ttl: TTL = None) -> int:
         """Store `value` only if `key` has none (never written, or deleted/purged); its revision.
@@ -160,8 +205,9 @@ class KeyValue:
         KeyWrongLastSequenceError if the key has a value. `msg_ttl` (seconds, or a
         Nats-TTL string) lets this revision expire (needs a bucket with limit_marker_ttl).
         """
+        value = self._space.encode_value(value)
         try:
-            return self._update(key, value, 0, msg_ttl)
+            return self._publish(key, value, last=0, msg_ttl=msg_ttl)
         except KeyWrongLastSequenceError as exc:
             try:
                 latest = self._entry(key)
@@ -170,7 +216,7 @@ class KeyValue:
             if latest.operation == Operation.PUT:
                 raise
             # A delete/purge marker is the latest revision: replace exactly that one.
-            return self._update(key, value, latest.revision, msg_ttl)
+            return self._publish(key, value, last=latest.revision, msg_ttl=msg_ttl)
 
     def update(self, key: str, value: bytes, last: int) -> int:
         """Compare-and-set: store `value` only if `last` is the key's latest revision.
@@ -178,47 +224,51 @@ class KeyValue:
         Returns the new revision; KeyWrongLastSequenceError if another write came first
         (`last=0` means "the key was never written").
         """
-        return self._update(key, value, last, None)
-
-    def _update(self, key: str, value: bytes, last: int, msg_ttl: TTL) -> int:
-        check_key(key)
-        try:
-            return self._js.publish(self._pre + key, value, expected_last_subject_seq=last,
-                                    msg_ttl=msg_ttl).seq
-        except WrongLastSequenceError as exc:
-            raise _wrong_last(exc, key) from None
+        return self._publish(key, self._space.encode_value(value), last=last)
 
     def delete(self, key: str, last: Optional[int] = None) -> int:
         """Mark `key` deleted (its history stays); with `last`, only if that is its latest revision.
 
         Returns the revision of the delete marker (truthy, as nats-py's True).
         """
-        return self._marker(key, Operation.DEL, last, None)
+        return self._publish(key, b"", Headers({KV_OP: Operation.DEL.value}), last)
 
     def purge(self, key: str, msg_ttl: TTL = None) -> int:
         """Delete `key` and every earlier revision of it; returns the purge marker's revision.
 
         With `msg_ttl` the marker itself expires then (needs limit_marker_ttl), leaving no trace.
         """
-        return self._marker(key, Operation.PURGE, None, msg_ttl)
+        hdrs = Headers({KV_OP: Operation.PURGE.value, ROLLUP: "sub"})
+        return self._publish(key, b"", hdrs, msg_ttl=msg_ttl)
 
-    def _marker(self, key: str, op: Operation, last: Optional[int], msg_ttl: TTL) -> int:
-        check_key(key)
-        hdrs = Headers({KV_OP: op.value})
-        if op == Operation.PURGE:
-            hdrs[ROLLUP] = "sub"
+    def _publish(self, key: str, value: bytes, headers: Optional[Headers] = None,
+                 last: Optional[int] = None, msg_ttl: TTL = None) -> int:
+        """Write one revision of `key` (to the origin, for a mirror); its revision."""
+        subject = self._space.write_subject(key)
         try:
-            return self._js.publish(self._pre + key, b"", headers=hdrs,
+            return self._js.publish(subject, value, headers=headers,
                                     expected_last_subject_seq=last, msg_ttl=msg_ttl).seq
         except WrongLastSequenceError as exc:
             raise _wrong_last(exc, key) from None
+        except NoStreamResponseError as exc:
+            if self._space.origin is None:
+                raise
+            raise NoStreamResponseError(
+                f"nats: bucket {self.bucket!r} is a read-only mirror of {self._space.origin!r}: "
+                f"writes go to the origin, which did not answer on {subject!r} ({exc})"
+                ) from None
 
     def purge_deletes(self, olderthan: float = PURGE_DELETES_OLDER_THAN) -> bool:
         """Remove the history of deleted/purged keys, keeping markers younger than `olderthan` s.
 
         A marker older than that (or any, when `olderthan` <= 0) goes too, so the key
         leaves no trace; a younger one stays so watchers can still see the delete.
+        MirrorPurgeError for a mirror, which would diverge from its origin.
         """
+        if self._space.origin is not None:
+            raise MirrorPurgeError(
+                f"nats: bucket {self.bucket!r} mirrors {self._space.origin!r}: run purge_deletes "
+                "on the origin bucket (the mirror follows it)")
         deleted: List[Entry] = []
         with self.watch(">", meta_only=True) as w:
             for entry in w:
@@ -232,30 +282,36 @@ class KeyValue:
             if olderthan > 0 and entry.created is not None:
                 if (now - entry.created).total_seconds() < olderthan:
                     keep = 1
-            self._js.purge_stream(self._stream, subject=self._pre + entry.key, keep=keep)
+            self._js.purge_stream(self._stream, subject=self._space.subject(entry.key), keep=keep)
         return True
 
     # --- watching -------------------------------------------------------------------------
 
     def watch(self, keys: Union[str, Sequence[str]] = ">", include_history: bool = False,
               ignore_deletes: bool = False, meta_only: bool = False,
-              updates_only: bool = False, inactive_threshold: Optional[float] = None
-              ) -> KeyWatcher:
+              updates_only: bool = False, inactive_threshold: Optional[float] = None,
+              resume_from_revision: Optional[int] = None,
+              cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> KeyWatcher:
         """Watch the keys matching `keys` (a filter with '*'/'>', or a list of them).
 
         First the latest revision of each (every stored one with `include_history`,
-        none with `updates_only`), then None, then every change as it happens.
-        `meta_only` leaves values out; `ignore_deletes` leaves deletes and purges out.
+        every one from `resume_from_revision` on, none with `updates_only`), then None,
+        then every change as it happens. `meta_only` leaves values out;
+        `ignore_deletes` leaves deletes and purges out. With `cb`, `cb(entry)` runs for
+        each of them (None included) on the watcher's own thread, in order.
         """
         return KeyWatcher(self._js, self.bucket, self._stream, keys, include_history,
-                          ignore_deletes, meta_only, updates_only, inactive_threshold)
+                          ignore_deletes, meta_only, updates_only, inactive_threshold,
+                          resume_from_revision=resume_from_revision, cb=cb, space=self._space)
 
     def watchall(self, include_history: bool = False, ignore_deletes: bool = False,
                  meta_only: bool = False, updates_only: bool = False,
-                 inactive_threshold: Optional[float] = None) -> KeyWatcher:
+                 inactive_threshold: Optional[float] = None,
+                 resume_from_revision: Optional[int] = None,
+                 cb: Optional[Callable[[Optional[Entry]], Any]] = None) -> KeyWatcher:
         """Watch every key of the bucket (`watch(">")`)."""
         return self.watch(">", include_history, ignore_deletes, meta_only, updates_only,
-                          inactive_threshold)
+                          inactive_threshold, resume_from_revision, cb)
 
     def __repr__(self) -> str:
         return f"<KeyValue bucket={self.bucket!r}>"

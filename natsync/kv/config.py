@@ -18,9 +18,11 @@ __all__ = [
     "KeyValueConfig",
     "check_bucket",
     "check_filter",
+    "check_revision",
     "check_key",
     "filters_of",
     "key_prefix",
+    "kv_source",
     "stream_config",
     "stream_name",
 ]
@@ -63,6 +65,14 @@ def check_filter(key: object) -> str:
         f"nats: invalid key filter {key!r}: keys whose tokens may be '*', and the last one '>'")
 
 
+def check_revision(revision: object, what: str = "resume_from_revision") -> int:
+    """A revision to start from: an int of at least 1 (revisions are stream sequences)."""
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise BadArgumentError(f"{what} must be a revision (an int of at least 1), "
+                               f"got {revision!r}")
+    return revision
+
+
 def stream_name(bucket: str) -> str:
     """`KV_<bucket>`, the stream holding the bucket."""
     return STREAM_PREFIX + bucket
@@ -92,6 +102,9 @@ class KeyValueConfig:
     server leave a marker when it removes a key for age, kept that long, and allows
     per-key TTLs (`create(..., msg_ttl=)`, `purge(..., msg_ttl=)`). `direct` lets
     `get` use Direct Get; `compression=True` stores the stream S2-compressed.
+    `mirror` makes the bucket a read replica of another (ADR-57); `sources` copy the keys
+    of other buckets into it. Each is a bucket name or an `api.StreamSource` (for a
+    domain, a start, or custom subject transforms).
     """
 
     bucket: Optional[str] = None
@@ -108,6 +121,8 @@ class KeyValueConfig:
     limit_marker_ttl: Optional[float] = None
     metadata: Optional[Dict[str, str]] = None
     compression: bool = False
+    mirror: Union[api.StreamSource, str, None] = None
+    sources: Optional[List[Union[api.StreamSource, str]]] = None
 
     def evolve(self, **changes: Any) -> KeyValueConfig:
         """A copy with `changes` applied."""
@@ -155,7 +170,41 @@ def stream_config(cfg: KeyValueConfig) -> api.StreamConfig:
             raise BadArgumentError(
                 f"limit_marker_ttl must not be negative, got {cfg.limit_marker_ttl!r}")
         scfg = scfg.evolve(allow_msg_ttl=True, subject_delete_marker_ttl=cfg.limit_marker_ttl)
+    if cfg.mirror is not None:
+        if cfg.sources:
+            raise BadArgumentError(f"bucket {bucket!r}: a bucket mirrors one bucket or sources "
+                                   "others, not both")
+        if cfg.limit_marker_ttl:
+            raise BadArgumentError(
+                f"bucket {bucket!r}: limit_marker_ttl cannot be set on a mirror (the server "
+                "forbids markers of its own on mirrors; the origin's come with its data)")
+        # ADR-57: a mirror has no subjects of its own, and answers direct gets for its origin.
+        scfg = scfg.evolve(subjects=None, mirror=kv_source(cfg.mirror), mirror_direct=True)
+    elif cfg.sources:
+        scfg = scfg.evolve(sources=[kv_source(s, bucket) for s in cfg.sources])
     return scfg
+
+
+def kv_source(source: Union[api.StreamSource, str], into: Optional[str] = None
+              ) -> api.StreamSource:
+    """A bucket's mirror (or, with `into`, a source of bucket `into`) as ADR-57 has it.
+
+    The stream is `KV_<name>`; a source gets the transform `$KV.<name>.>` to
+    `$KV.<into>.>` (none from a bucket of the same name in another domain). A source that
+    brings its own subject transforms is kept exactly as given (any stream can feed a
+    bucket that way).
+    """
+    src = api.StreamSource(name=source) if isinstance(source, str) else source
+    if into is not None and src.subject_transforms:
+        return src
+    name = src.name or ""
+    origin = check_bucket(name[len(STREAM_PREFIX):] if name.startswith(STREAM_PREFIX) else name)
+    src = src.evolve(name=stream_name(origin))
+    external = src.external is not None or src.domain is not None
+    if into is not None and (not external or origin != into):
+        src = src.evolve(subject_transforms=[
+            api.SubjectTransform(src=f"$KV.{origin}.>", dest=f"$KV.{into}.>")])
+    return src
 
 
 @dataclass(frozen=True)
@@ -180,12 +229,29 @@ class BucketStatus:
     replicas: int
     direct: bool
     metadata: Optional[Dict[str, str]]
+    mirror: Optional[api.StreamSource]
+    sources: Optional[List[api.StreamSource]]
     stream_info: api.StreamInfo = dataclasses.field(repr=False, compare=False)
 
     @property
     def marker_ttl(self) -> Optional[float]:
         """nats-py's name for `limit_marker_ttl`."""
         return self.limit_marker_ttl
+
+    @property
+    def config(self) -> KeyValueConfig:
+        """The bucket's settings as a KeyValueConfig (nats.go's Config()), ready to evolve
+        into the config of `update_key_value`."""
+        c = self.stream_info.config
+        return KeyValueConfig(
+            bucket=self.bucket, description=self.description,
+            max_value_size=c.max_msg_size if c.max_msg_size and c.max_msg_size > 0 else None,
+            history=self.history, ttl=self.ttl,
+            max_bytes=c.max_bytes if c.max_bytes and c.max_bytes > 0 else None,
+            storage=self.storage, replicas=self.replicas, placement=c.placement,
+            republish=c.republish, direct=self.direct, limit_marker_ttl=self.limit_marker_ttl,
+            metadata=self.metadata, compression=self.is_compressed,
+            mirror=self.mirror, sources=list(self.sources) if self.sources else None)
 
     @classmethod
     def from_stream_info(cls, bucket: str, info: api.StreamInfo) -> BucketStatus:
@@ -206,5 +272,7 @@ class BucketStatus:
             direct=bool(c.allow_direct),
             metadata={k: v for k, v in (c.metadata or {}).items()
                       if not k.startswith("_nats.")} or None,
+            mirror=c.mirror,
+            sources=c.sources,
             stream_info=info,
         )

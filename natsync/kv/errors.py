@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..js import errors as _js
-from ..js.errors import Error, NotFoundError, WrongLastSequenceError
+from ..js.errors import BucketUpdateError, Error, NotFoundError, WrongLastSequenceError
 
 if TYPE_CHECKING:
     from .entry import Entry
@@ -20,14 +20,17 @@ if TYPE_CHECKING:
 __all__ = [
     "BadBucketError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "InvalidBucketNameError",
     "InvalidKeyError",
     "KeyDeletedError",
     "KeyHistoryTooLargeError",
     "KeyNotFoundError",
+    "KeyValueCodecError",
     "KeyValueError",
     "KeyValueLimitMarkerTTLNotSupportedError",
     "KeyWrongLastSequenceError",
+    "MirrorPurgeError",
     "NoKeysError",
 ]
 
@@ -111,10 +114,22 @@ class KeyHistoryTooLargeError(KeyValueError, ValueError):
     default_message = "nats: history limited to a max of 64"
 
 
+class KeyValueCodecError(KeyValueError, ValueError):
+    """A key or value read from the bucket cannot be decoded by the handle's codec (ADR-54)."""
+
+    default_message = "nats: key-value codec cannot decode"
+
+
 class KeyValueLimitMarkerTTLNotSupportedError(KeyValueError):
     """`limit_marker_ttl` (and per-key TTLs) need nats-server 2.11 or later (ADR-48)."""
 
     default_message = "nats: limit marker TTLs not supported by server"
+
+
+class MirrorPurgeError(KeyValueError):
+    """`purge_deletes` of a mirror: it would purge the mirror's copy only (run it on the origin)."""
+
+    default_message = "nats: purge_deletes must run on the origin bucket, not on a mirror"
 
 
 class NoKeysError(KeyValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple, Union
 
+from ..js.buckets import update_bucket
 from ..js.errors import NotFoundError
 from .bucket import KeyValue
 from .config import (
@@ -16,8 +17,10 @@ from .config import (
     stream_name,
 )
 from .errors import BadBucketError, BucketNotFoundError, KeyValueLimitMarkerTTLNotSupportedError
+from .keys import KeySpace
 
 if TYPE_CHECKING:
+    from ..js import api
     from ..js.context import JetStreamContext
 
 __all__ = ["KeyValueManager"]
@@ -46,17 +49,57 @@ class KeyValueManager:
         exists with other settings raises StreamNameInUseError.
         """
         cfg = _kv_config(config, params)
-        bucket = check_bucket(cfg.bucket)
         scfg = stream_config(cfg)
         if cfg.limit_marker_ttl:
             self._check_ttl_support()
-        info = self._js.add_stream(scfg)
+        return self._opened(cfg, self._js.add_stream(scfg))
+
+    def update_key_value(self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+                         **params: Any) -> KeyValue:
+        """Change an existing bucket's settings (BucketNotFoundError if there is none).
+
+        A KeyValueConfig (or a dict of its fields) is the bucket's whole new configuration,
+        as in nats.go; a bucket name (or `bucket=`) with keywords changes just those
+        settings. What cannot change (storage, a mirror, limit markers once on) raises
+        BucketUpdateError before anything is sent.
+        """
+        whole = None if config is None or isinstance(config, str) else _kv_config(config, params)
+        bucket = check_bucket(whole.bucket if whole is not None else params.get("bucket", config))
+        try:
+            info = self._js.stream_info(stream_name(bucket))
+        except NotFoundError:
+            raise BucketNotFoundError(description=f"bucket {bucket!r} not found") from None
+        cfg = whole or BucketStatus.from_stream_info(bucket, info).config.evolve(**params)
+        if cfg.limit_marker_ttl and not info.config.allow_msg_ttl:
+            self._check_ttl_support()
+        what = f"Key-Value bucket {bucket!r}"
+        return self._opened(cfg, update_bucket(self._js, what, info, stream_config(cfg)))
+
+    def create_or_update_key_value(
+            self, config: Union[KeyValueConfig, Mapping[str, Any], str, None] = None,
+            **params: Any) -> KeyValue:
+        """Update the bucket if it exists (as `update_key_value`), else create it."""
+        try:
+            return self.update_key_value(config, **params)
+        except BucketNotFoundError:
+            return self.create_key_value(config, **params)
+
+    def _opened(self, cfg: KeyValueConfig, info: api.StreamInfo) -> KeyValue:
+        """The handle on a bucket the server created or updated as `info` says; refuses
+        one whose limit_marker_ttl the server ignored (a server before 2.11)."""
+        bucket = check_bucket(cfg.bucket)
         if cfg.limit_marker_ttl and not (info.config.allow_msg_ttl
                                          and info.config.subject_delete_marker_ttl):
             raise KeyValueLimitMarkerTTLNotSupportedError(
                 f"nats: the server ignored limit_marker_ttl for bucket {bucket!r} "
                 "(needs nats-server 2.11+)")
-        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
+        return self._handle(bucket, info)
+
+    def _handle(self, bucket: str, info: api.StreamInfo) -> KeyValue:
+        """The handle on `bucket`, whose stream `info` describes (a mirror reads its
+        origin's subjects and writes to its origin)."""
+        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct),
+                        space=KeySpace.of(bucket, info.config, self._js.prefix))
 
     def _check_ttl_support(self) -> None:
         """KeyValueLimitMarkerTTLNotSupportedError unless the server is 2.11 or later."""
@@ -75,7 +118,7 @@ class KeyValueManager:
         if (info.config.max_msgs_per_subject or 0) < 1:
             raise BadBucketError(f"nats: stream {stream_name(bucket)!r} is not a key-value "
                                  "bucket (max_msgs_per_subject < 1)")
-        return KeyValue(self._js, bucket, direct=bool(info.config.allow_direct))
+        return self._handle(bucket, info)
 
     def delete_key_value(self, bucket: str) -> bool:
         """Delete a bucket and every key in it (BucketNotFoundError if there is none)."""

@@ -5,6 +5,7 @@ from .config import ObjectStoreConfig, ObjectStoreStatus
 from .errors import (
     BadObjectMetaError,
     BucketNotFoundError,
+    BucketUpdateError,
     DigestMismatchError,
     InvalidBucketNameError,
     InvalidObjectNameError,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "BadObjectMetaError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "DigestMismatchError",
     "InvalidBucketNameError",
     "InvalidObjectNameError",

@@ -110,6 +110,17 @@ class ObjectStoreStatus:
         """nats-py's name for `storage`."""
         return self.storage
 
+    @property
+    def config(self) -> ObjectStoreConfig:
+        """The bucket's settings as an ObjectStoreConfig, ready to evolve into the config
+        of `update_object_store`."""
+        c = self.stream_info.config
+        return ObjectStoreConfig(
+            bucket=self.bucket, description=self.description, ttl=self.ttl,
+            max_bytes=c.max_bytes if c.max_bytes and c.max_bytes > 0 else None,
+            storage=self.storage, replicas=self.replicas, placement=c.placement,
+            compression=self.is_compressed, metadata=self.metadata)
+
     @classmethod
     def from_stream_info(cls, bucket: str, info: api.StreamInfo) -> ObjectStoreStatus:
         """The status of `bucket` from its stream's info."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Optional
 
 from ..js import errors as _js
-from ..js.errors import Error, NotFoundError
+from ..js.errors import BucketUpdateError, Error, NotFoundError
 
 __all__ = [
     "BadObjectMetaError",
     "BucketNotFoundError",
+    "BucketUpdateError",
     "DigestMismatchError",
     "InvalidBucketNameError",
     "InvalidObjectNameError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..js.buckets import update_bucket
 from ..js.errors import NotFoundError
 from .config import (
     STREAM_PREFIX,
@@ -48,6 +49,36 @@ class ObjectStoreManager:
         name = check_bucket(cfg.bucket)
         info = self._js.add_stream(stream_config(cfg))
         return ObjectStore(self._js, name, info, timeout=self._timeout)
+
+    def update_object_store(self, bucket: Optional[str] = None,
+                            config: Optional[ObjectStoreConfig] = None,
+                            **params: Any) -> ObjectStore:
+        """Change an existing bucket's settings (BucketNotFoundError if there is none).
+
+        An ObjectStoreConfig is the bucket's whole new configuration, as in nats.go;
+        without one, the keywords change just those settings. What cannot change (the
+        storage, a sealed bucket) raises BucketUpdateError before anything is sent.
+        """
+        whole = None
+        if config is not None:
+            whole = config.evolve(**params, **({} if bucket is None else {"bucket": bucket}))
+        name = check_bucket(whole.bucket if whole is not None else bucket)
+        try:
+            info = self._js.stream_info(stream_name(name))
+        except NotFoundError:
+            raise BucketNotFoundError(description=f"bucket {name!r} not found") from None
+        cfg = whole or ObjectStoreStatus.from_stream_info(name, info).config.evolve(**params)
+        info = update_bucket(self._js, f"object store {name!r}", info, stream_config(cfg))
+        return ObjectStore(self._js, name, info, timeout=self._timeout)
+
+    def create_or_update_object_store(self, bucket: Optional[str] = None,
+                                      config: Optional[ObjectStoreConfig] = None,
+                                      **params: Any) -> ObjectStore:
+        """Update the bucket if it exists (as `update_object_store`), else create it."""
+        try:
+            return self.update_object_store(bucket, config, **params)
+        except BucketNotFoundError:
+            return self.create_object_store(bucket, config, **params)
 
     def object_store(self, bucket: str) -> ObjectStore:
         """A handle on an existing bucket (BucketNotFoundError if there is none)."""

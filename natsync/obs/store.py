@@ -179,15 +179,18 @@ class ObjectStore:
         return out
 
     def watch(self, ignore_deletes: bool = False, include_history: bool = False,
-              updates_only: bool = False) -> ObjectWatcher:
+              updates_only: bool = False,
+              cb: Optional[Callable[[Optional[ObjectInfo]], Any]] = None) -> ObjectWatcher:
         """A blocking iterator of ObjectInfo: each object, then None, then every change.
 
         `include_history` replays every meta message kept, not just the newest per
-        object; `updates_only` skips the existing objects (and the None marker).
+        object; `updates_only` skips the existing objects (and the None marker). With
+        `cb`, `cb(info)` runs for each of them on the watcher's own thread instead.
         """
         try:
             return ObjectWatcher(self._js, self.bucket, ignore_deletes=ignore_deletes,
-                                 include_history=include_history, updates_only=updates_only)
+                                 include_history=include_history, updates_only=updates_only,
+                                 cb=cb)
         except StreamNotFoundError:
             raise BucketNotFoundError(description=f"bucket {self.bucket!r} not found") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..js import api
 from ..js.targets import OrderedTarget
@@ -27,13 +27,16 @@ class ObjectWatcher(OrderedWatch[ObjectInfo]):
     `None` marks the end of the initial values (not sent with `updates_only=True`).
     Iteration blocks for the next change and ends after `stop()` (or leaving a `with`
     block). Built on an ordered consumer of `$O.<bucket>.M.>`, so it resumes by itself
-    after a reconnect or a server restart.
+    after a reconnect or a server restart. With `cb`, the watcher's own thread calls
+    `cb(info)` (and `cb(None)`) instead.
     """
 
     _what = "object store update"
+    _thread_name = "natsync-obj-watch"
 
     def __init__(self, js: JetStreamManager, bucket: str, ignore_deletes: bool = False,
-                 include_history: bool = False, updates_only: bool = False) -> None:
+                 include_history: bool = False, updates_only: bool = False,
+                 cb: Optional[Callable[[Optional[ObjectInfo]], Any]] = None) -> None:
         self.bucket = bucket
         self._ignore_deletes = ignore_deletes
         stream = stream_name(bucket)
@@ -47,7 +50,7 @@ class ObjectWatcher(OrderedWatch[ObjectInfo]):
             policy = api.DeliverPolicy.LAST_PER_SUBJECT
         target = OrderedTarget(js, stream, filter_subjects=[f"$O.{bucket}.M.>"],
                                deliver_policy=policy, opt_start_seq=start)
-        super().__init__(js, stream, target, updates_only, batch=256)
+        super().__init__(js, stream, target, updates_only, batch=256, cb=cb)
 
     def _item(self, msg: Msg) -> Optional[ObjectInfo]:
         try:
