@@ -4,7 +4,7 @@ Idle heartbeats and flow-control requests (status 100) never reach the user: flo
 is answered at once. In callback mode each message is acknowledged after the callback
 returns unless `manual_ack` is set. An ordered push subscription (ADR-17) re-creates its
 ephemeral consumer from the next expected stream sequence on a gap, on missed heartbeats
-and after a reconnect.
+and after a reconnect; `status()` reports each re-creation.
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..subscription import Subscription
 from . import api
+from .events import (
+    DEFAULT_MAX_PENDING,
+    EventHub,
+    EventStream,
+    HeartbeatsMissed,
+    OrderedConsumerRecreated,
+)
 from .targets import Delivered
 
 if TYPE_CHECKING:
@@ -60,6 +67,7 @@ class PushSubscription:
         self._last_activity = time.monotonic()
         self._reconnects = self._nc.stats["reconnects"]
         self._closed = False
+        self._events = EventHub()
         self._sub = self._subscribe(deliver_subject)
         self._monitor: Optional[threading.Thread] = None
         self._stop_event = threading.Event()
@@ -81,10 +89,10 @@ class PushSubscription:
         if msg.status is not None:
             answer_control(self._nc, msg)
             if self._ordered is not None and self._delivered.missed(msg.headers):
-                self._reset()
+                self._reset("gap")
             return None
         if self._ordered is not None and not self._delivered.in_order(msg.metadata):
-            self._reset()
+            self._reset("gap")
             return None
         return msg
 
@@ -121,9 +129,7 @@ class PushSubscription:
                 msg = sub.next_msg(wait)
             except NatsTimeoutError:
                 with self._lock:
-                    if self._ordered is not None and self._heartbeat and \
-                            time.monotonic() - self._last_activity > self._heartbeat * 3:
-                        self._reset()
+                    self._check_heartbeats()
                 continue
             except BadSubscriptionError:
                 with self._lock:
@@ -153,7 +159,17 @@ class PushSubscription:
         if reconnects != self._reconnects:
             self._reconnects = reconnects
             if self._ordered is not None:
-                self._reset()
+                self._reset("reconnect")
+
+    def _check_heartbeats(self) -> None:
+        """An ordered consumer silent for three heartbeats is re-created (holds the lock)."""
+        if self._ordered is None or not self._heartbeat:
+            return
+        silent = time.monotonic() - self._last_activity
+        if silent > self._heartbeat * 3:
+            self._events.emit(HeartbeatsMissed(self.stream, self.consumer,
+                                               count=int(silent / self._heartbeat)))
+            self._reset("heartbeat")
 
     def _watch(self) -> None:
         """Callback mode: a monitor that resets the ordered consumer when heartbeats stop."""
@@ -165,10 +181,9 @@ class PushSubscription:
                 if self._closed:
                     return
                 self._check_reconnect()
-                if time.monotonic() - self._last_activity > self._heartbeat * 3:
-                    self._reset()
+                self._check_heartbeats()
 
-    def _reset(self) -> None:
+    def _reset(self, reason: str) -> None:
         """Re-create the ordered consumer from the next stream sequence (holds the lock)."""
         assert self._ordered is not None
         old_sub, old_consumer = self._sub, self.consumer
@@ -194,6 +209,9 @@ class PushSubscription:
             self._nc.report_error(exc)
             return
         self.consumer = info.name or ""
+        self._events.emit(OrderedConsumerRecreated(self.stream, self.consumer,
+                                                   previous=old_consumer, reason=reason,
+                                                   start_seq=cfg.opt_start_seq or 0))
 
     # --- management -----------------------------------------------------------------------
 
@@ -207,6 +225,11 @@ class PushSubscription:
 
     def consumer_info(self) -> api.ConsumerInfo:
         return self._jsm.consumer_info(self.stream, self.consumer)
+
+    def status(self, max_pending: int = DEFAULT_MAX_PENDING) -> EventStream:
+        """A blocking iterator of this subscription's events from now on
+        (`natsync.js.events`): an ordered consumer's re-creations and missed heartbeats."""
+        return self._events.stream(max_pending)
 
     def _stop_monitor(self) -> None:
         """End the ordered-consumer monitor thread, if any, and wait for it."""
