@@ -59,14 +59,20 @@ class JetStreamContext(JetStreamManager):
                 expected_last_seq: Optional[int] = None,
                 expected_last_subject_seq: Optional[int] = None,
                 expected_last_msg_id: Optional[str] = None,
-                msg_ttl: Union[int, float, str, None] = None) -> api.PubAck:
+                msg_ttl: Union[int, float, str, None] = None,
+                expected_last_subject_seq_subject: Optional[str] = None) -> api.PubAck:
         """Publish and wait for the stream's acknowledgement.
 
         The keyword shortcuts set the Nats-* headers (`stream` is the expected stream);
         a failed expectation raises the server's APIError.
+        `expected_last_subject_seq_subject` checks `expected_last_subject_seq` against
+        the last message of that subject (wildcards allowed; nats-server 2.11+).
         """
+        if expected_last_subject_seq_subject is not None:
+            require(self._nc, features.LAST_SUBJECT_SEQ_SUBJECT)
         hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
-                               expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+                               expected_last_subject_seq, expected_last_msg_id, msg_ttl,
+                               expected_last_subject_seq_subject)
         return publish_sync(self._nc, subject, _bytes(payload),
                             self._timeout if timeout is None else timeout, hdrs)
 
@@ -76,15 +82,21 @@ class JetStreamContext(JetStreamManager):
                       expected_last_seq: Optional[int] = None,
                       expected_last_subject_seq: Optional[int] = None,
                       expected_last_msg_id: Optional[str] = None,
-                      msg_ttl: Union[int, float, str, None] = None) -> Future[api.PubAck]:
+                      msg_ttl: Union[int, float, str, None] = None,
+                      expected_last_subject_seq_subject: Optional[str] = None
+                      ) -> Future[api.PubAck]:
         """Publish without waiting: a Future of the PubAck (blocks while the window is full)."""
         if (headers is None and msg_id is None and stream is None and expected_stream is None
                 and expected_last_seq is None and expected_last_subject_seq is None
-                and expected_last_msg_id is None and msg_ttl is None):
+                and expected_last_msg_id is None and msg_ttl is None
+                and expected_last_subject_seq_subject is None):
             hdrs = None  # the common case, on the hot path of bulk publishing
         else:
+            if expected_last_subject_seq_subject is not None:
+                require(self._nc, features.LAST_SUBJECT_SEQ_SUBJECT)
             hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
-                                   expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+                                   expected_last_subject_seq, expected_last_msg_id, msg_ttl,
+                                   expected_last_subject_seq_subject)
         return self._async.publish(subject, _bytes(payload), hdrs, timeout)
 
     def publish_async_pending(self) -> int:
@@ -257,7 +269,7 @@ class JetStreamContext(JetStreamManager):
         info = self.add_consumer(stream, cfg.evolve(deliver_subject=deliver))
         return PushSubscription(
             self, stream, info.name or "", deliver, queue or "", cb, manual_ack,
-            ephemeral=not name, ack_none=info.config.ack_policy == api.AckPolicy.NONE,
+            ephemeral=not name, ack_policy=info.config.ack_policy,
             ordered_config=cfg if ordered_consumer else None,
             heartbeat=cfg.idle_heartbeat if ordered_consumer else None)
 
@@ -279,7 +291,7 @@ class JetStreamContext(JetStreamManager):
             raise BadArgumentError(f"consumer {info.name!r} delivers to queue group {group!r}, "
                              f"not {queue!r}")
         return PushSubscription(self, stream, info.name or "", deliver, queue, cb, manual_ack,
-                                ephemeral=False, ack_none=config.ack_policy == api.AckPolicy.NONE)
+                                ephemeral=False, ack_policy=config.ack_policy)
 
     # --- Key-Value buckets (natsync.kv.KeyValueManager) -------------------------------------
 

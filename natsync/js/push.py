@@ -1,10 +1,13 @@
 """Push consumers: the server delivers to an inbox; status messages are handled inside.
 
 Idle heartbeats and flow-control requests (status 100) never reach the user: flow control
-is answered at once. In callback mode each message is acknowledged after the callback
-returns unless `manual_ack` is set. An ordered push subscription (ADR-17) re-creates its
-ephemeral consumer from the next expected stream sequence on a gap, on missed heartbeats
-and after a reconnect; `status()` reports each re-creation.
+is answered at once. A consumer with ack policy `flow_control` (ADR-60) is acknowledged by
+those answers: each carries the sequences of the last message handed out (as
+Nats-Last-Consumer / Nats-Last-Stream), which acks it and everything before. In callback
+mode each message is acknowledged after the callback returns unless `manual_ack` is set.
+An ordered push subscription (ADR-17) re-creates its ephemeral consumer from the next
+expected stream sequence on a gap, on missed heartbeats and after a reconnect; `status()`
+reports each re-creation.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .events import (
     HeartbeatsMissed,
     OrderedConsumerRecreated,
 )
+from .metadata import SequencePair
 from .targets import Delivered
 
 if TYPE_CHECKING:
@@ -33,16 +37,17 @@ if TYPE_CHECKING:
 Callback = Callable[[Msg], Any]
 
 
-def answer_control(nc: Any, msg: Msg) -> None:
-    """Reply to a flow-control request or a stalled-consumer heartbeat (status 100)."""
+def answer_control(nc: Any, msg: Msg, acked: Optional[dict[str, str]] = None) -> None:
+    """Reply to a flow-control request or a stalled-consumer heartbeat (status 100); `acked`
+    (the Nats-Last-* headers) acknowledges a flow_control consumer's messages up to there."""
     h = msg.headers
     if h is None:
         return
     if msg.reply and "flowcontrol" in h.description.lower().replace(" ", ""):
-        nc.publish(msg.reply, b"")
+        nc.publish(msg.reply, b"", headers=acked)
     stalled = h.get("Nats-Consumer-Stalled")
     if stalled:
-        nc.publish(stalled, b"")
+        nc.publish(stalled, b"", headers=acked)
 
 
 class PushSubscription:
@@ -50,7 +55,8 @@ class PushSubscription:
 
     def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, deliver_subject: str,
                  queue: str, cb: Optional[Callback], manual_ack: bool, ephemeral: bool,
-                 ack_none: bool, ordered_config: Optional[api.ConsumerConfig] = None,
+                 ack_policy: Optional[api.AckPolicy],
+                 ordered_config: Optional[api.ConsumerConfig] = None,
                  heartbeat: Optional[float] = None) -> None:
         self._jsm = jsm
         self._nc = jsm.nc
@@ -58,7 +64,11 @@ class PushSubscription:
         self.consumer = consumer
         self.queue = queue
         self._cb = cb
-        self._manual_ack = manual_ack or ack_none
+        # Ack none, and flow_control (acked by the flow-control answers), take no acks.
+        self._manual_ack = manual_ack or ack_policy in (api.AckPolicy.NONE,
+                                                        api.AckPolicy.FLOW_CONTROL)
+        self._flow_acks = ack_policy == api.AckPolicy.FLOW_CONTROL
+        self._handed: Optional[SequencePair] = None  # flow_control: the last message handed out
         self._ephemeral = ephemeral
         self._ordered = ordered_config
         self._heartbeat = heartbeat
@@ -87,14 +97,23 @@ class PushSubscription:
         """The message to hand to the user, or None for status messages and skipped strays."""
         self._last_activity = time.monotonic()
         if msg.status is not None:
-            answer_control(self._nc, msg)
+            answer_control(self._nc, msg, self._acked())
             if self._ordered is not None and self._delivered.missed(msg.headers):
                 self._reset("gap")
             return None
         if self._ordered is not None and not self._delivered.in_order(msg.metadata):
             self._reset("gap")
             return None
+        if self._flow_acks:
+            self._handed = msg.metadata.sequence
         return msg
+
+    def _acked(self) -> Optional[dict[str, str]]:
+        """flow_control: the headers that ack every message up to the last handed out."""
+        seq = self._handed
+        if seq is None:
+            return None
+        return {"Nats-Last-Consumer": str(seq.consumer), "Nats-Last-Stream": str(seq.stream)}
 
     def _on_msg(self, msg: Msg) -> None:
         """Callback mode: filter, run the user's callback, then ack unless manual."""
