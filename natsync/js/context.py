@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Union
 
 from ..args import payload_bytes as _payload_bytes
 from ..errors import BadArgumentError
@@ -20,6 +20,7 @@ from ..subjects import check_queue, check_subject
 from . import api, counters, features
 from .batch import AtomicBatch
 from .consumer import Stream
+from .deadletter import DEFAULT_MAX_PENDING, DeadLetter, DeadLetters
 from .errors import NotFoundError
 from .fast_batch import FastBatch
 from .features import require
@@ -162,6 +163,14 @@ class JetStreamContext(JetStreamManager):
         """A handle on an existing stream (NotFoundError naming it if absent)."""
         self.stream_info(name)
         return Stream(self, name)
+
+    def dead_letters(self, stream: str, consumer: str,
+                     cb: Optional[Callable[[DeadLetter], Any]] = None,
+                     max_pending: int = DEFAULT_MAX_PENDING) -> DeadLetters:
+        """The messages `consumer` gives up on from now on (max deliveries reached, or
+        `term()`), read back from the stream: an iterator, or `cb(dead_letter)` on a thread.
+        Close it when done."""
+        return DeadLetters(self, stream, consumer, cb, max_pending)
 
     # --- pull -------------------------------------------------------------------------------
 
