@@ -50,7 +50,8 @@ class HeartbeatsMissed(ConsumerEvent):
 @dataclass(frozen=True)
 class OrderedConsumerRecreated(ConsumerEvent):
     """An ordered consumer was re-created as `consumer` (it was `previous`), delivering from
-    stream sequence `start_seq`; `reason` is "gap", "heartbeat", "reconnect" or "deleted"."""
+    stream sequence `start_seq` (0: by its deliver policy, as nothing was delivered yet);
+    `reason` is "gap", "heartbeat", "reconnect" or "deleted"."""
 
     previous: str = ""
     start_seq: int = 0
