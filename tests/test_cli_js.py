@@ -379,3 +379,23 @@ def test_stream_get_batch_verb(cli: Cli, nc: natsync.Client) -> None:
     js.add_stream(name="NODIRECT", subjects=["nd"])
     res = cli("stream", "get-batch", "NODIRECT", code=1)
     assert "allow_direct" in res.err
+
+
+def test_stream_rmm_and_flow_control_ack_verbs(cli: Cli, nc: natsync.Client) -> None:
+    js = nc.jetstream()
+    js.add_stream(name="RM", subjects=["rm"])
+    for i in range(1, 4):
+        js.publish("rm", b"m%d" % i)
+    assert cli("stream", "rmm", "RM", "2", "-f").out.strip() == "Message 2 erased from stream RM"
+    doc = cli("--json", "stream", "rmm", "RM", "3", "--no-erase", "-f").json()
+    assert doc == {"stream": "RM", "seq": 3, "deleted": True, "erased": False}
+    assert js.stream_info("RM", deleted_details=True).state.deleted == [2, 3]
+    res = cli("stream", "rmm", "RM", "1", code=2)  # no terminal to ask, no --force
+    assert js.get_msg("RM", 1).data == b"m1" and "--force" in res.err
+    assert "message 9 in stream 'RM'" in cli("stream", "rmm", "RM", "9", "-f", code=1).err
+    cli("stream", "rmm", "RM", "0", "-f", code=2)
+
+    cli("consumer", "add", "RM", "src", "--ack", "flow-control", "--deliver-subject", "rm.out")
+    cfg = js.consumer_info("RM", "src").config
+    assert cfg.ack_policy == api.AckPolicy.FLOW_CONTROL and cfg.flow_control
+    assert cfg.idle_heartbeat == 1  # the server's own settings for this policy

@@ -16,6 +16,7 @@ from natsync.errors import Error, TimeoutError
 from natsync.js.errors import NoStreamResponseError
 from natsync.testing import FaultProxy, NatsServer
 
+from .conftest import wait_for
 from .fault_helpers import Timed, figure
 
 DELAY, RATE = 0.05, 500_000
@@ -70,7 +71,8 @@ def test_publish_backpressure_keeps_memory_bounded(server: NatsServer,
     slow.heal()                                 # let the backlog drain quickly
     nc.flush(timeout=30)
     watcher.flush(timeout=10)
-    assert counted[0] == sent
+    # The watcher's callback counts on its own thread, which may still be catching up.
+    wait_for(lambda: counted[0] == sent, 10, f"the watcher to count {sent} messages")
     nc.close()
     watcher.close()
     bound = 2 * pending + 2 * 64 * 1024 + 1024 * 1024   # two buffers each, plus slack

@@ -242,6 +242,7 @@ def test_fetch_when_consumer_deleted(js: natsync.js.JetStreamContext) -> None:
             psub.fetch(batch=1, timeout=5)
     finally:
         timer.cancel()
+        timer.join(5)  # the puller hears of the deletion before the deleter's reply comes
 
 
 def test_ack_nak_term_in_progress_effects(js: natsync.js.JetStreamContext) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .tree import Subparsers
 
 #: Choices on the command line: the server's values, with - for _ (natsync.js.api enums).
-ACK = ("explicit", "none", "all")
+ACK = ("explicit", "none", "all", "flow-control")
 DELIVER = ("all", "last", "new", "last-per-subject")
 REPLAY = ("instant", "original")
 PRIORITY = ("overflow", "pinned-client", "prioritized")
@@ -39,7 +39,8 @@ fetch and the simplified consumer API); with it, a push consumer.
 examples:
   natsync consumer add ORDERS billing --filter 'orders.eu.>' --ack-wait 1m
   natsync consumer add WORK workers --max-deliver 5
-  natsync consumer add WORK pinned --priority-group jobs --priority-policy pinned-client"""
+  natsync consumer add WORK pinned --priority-group jobs --priority-policy pinned-client
+  natsync consumer add WORK mirror --ack flow-control --deliver-subject mirror.work"""
 
 NEXT_EPILOG = """\
 Each message is printed (like `sub`; JSON Lines with --json) and then acknowledged,
@@ -87,7 +88,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="only messages of SUBJECT (repeatable)")
     c.add_argument("--description", metavar="TEXT", help="a description")
     c.add_argument("--ack", type=choice(ACK), default="explicit", metavar="POLICY",
-                   help="explicit (default), none or all")
+                   help="explicit (default), none, all, or flow-control (push only, acked "
+                        "by its flow-control answers; nats-server 2.14+)")
     c.add_argument("--deliver", type=choice(DELIVER), metavar="POLICY",
                    help="where to start: all (default), last, new or last-per-subject")
     c.add_argument("--start-seq", type=positive_int, metavar="SEQ",
@@ -235,7 +237,7 @@ def run_add(session: Session) -> int:
 
     args = session.args
     params: dict[str, Any] = {"durable_name": args.name,
-                              "ack_policy": api.AckPolicy(args.ack)}
+                              "ack_policy": api.AckPolicy(args.ack.replace("-", "_"))}
     filters = [f.strip() for arg in args.filter or () for f in arg.split(",") if f.strip()]
     if len(filters) == 1:
         params["filter_subject"] = filters[0]

@@ -1,4 +1,4 @@
-"""`natsync stream ls|info|add|rm|purge|view|get-batch`: JetStream streams."""
+"""`natsync stream ls|info|add|rm|rmm|purge|view|get-batch`: JetStream streams."""
 
 from __future__ import annotations
 
@@ -121,6 +121,13 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     c.add_argument("--subject", metavar="SUBJECT", help="only messages of SUBJECT")
     c.add_argument("--seq", type=positive_int, metavar="N", help="only messages before N")
     c.add_argument("--keep", type=non_negative_int, metavar="N", help="keep the newest N")
+    c.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+
+    c = command(cmds, "rmm", common, "delete one message from a stream", run_rmm)
+    c.add_argument("name", metavar="STREAM", help="the stream's name")
+    c.add_argument("seq", type=positive_int, metavar="SEQ", help="the message's sequence")
+    c.add_argument("--no-erase", action="store_true",
+                   help="only mark it deleted (quicker) instead of overwriting its data")
     c.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
 
     c = command(cmds, "view", common, "print a stream's messages", run_view,
@@ -282,9 +289,7 @@ def run_rm(session: Session) -> int:
     """Delete a stream."""
     args = session.args
     js = session.js()
-    js.stream_info(args.name)  # a missing stream fails before the question
-    if not confirm(f"Really delete stream {args.name} and all its messages?", args.force):
-        session.out.note("Not deleted")
+    if not _confirm_delete(session, f"stream {args.name} and all its messages"):
         return 1
     js.delete_stream(args.name)
     _done(session, {"stream": args.name, "deleted": True}, f"Deleted stream {args.name}")
@@ -305,6 +310,30 @@ def run_purge(session: Session) -> int:
     _done(session, {"stream": args.name, "purged": before - after, "messages": after},
           f"Purged {before - after:,} messages from stream {args.name} ({after:,} left)")
     return 0
+
+
+def run_rmm(session: Session) -> int:
+    """Delete one message."""
+    args = session.args
+    js = session.js()
+    if not _confirm_delete(session, f"message {args.seq} from stream {args.name}"):
+        return 1
+    js.delete_msg(args.name, args.seq, no_erase=args.no_erase)
+    how = "deleted" if args.no_erase else "erased"
+    _done(session, {"stream": args.name, "seq": args.seq, "deleted": True,
+                    "erased": not args.no_erase},
+          f"Message {args.seq} {how} from stream {args.name}")
+    return 0
+
+
+def _confirm_delete(session: Session, what: str) -> bool:
+    """Ask before deleting `what` of stream `args.name` (which must exist: a missing one
+    fails before the question); False, said so, when the answer is no."""
+    session.js().stream_info(session.args.name)
+    if confirm(f"Really delete {what}?", session.args.force):
+        return True
+    session.out.note("Not deleted")
+    return False
 
 
 def _done(session: Session, doc: dict[str, Any], text: str) -> None:

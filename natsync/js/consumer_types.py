@@ -23,11 +23,14 @@ class DeliverPolicy(str, Enum):
 
 
 class AckPolicy(str, Enum):
-    """How a consumer's messages are acknowledged."""
+    """How a consumer's messages are acknowledged. FLOW_CONTROL (ADR-60, nats-server 2.14+):
+    a push consumer acked by its flow-control answers, which name the last message handed
+    out (the durable sourcing consumers of work-queue and interest streams use it)."""
 
     NONE = "none"
     ALL = "all"
     EXPLICIT = "explicit"
+    FLOW_CONTROL = "flow_control"
 
 
 class ReplayPolicy(str, Enum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Union
 
 from ..args import payload_bytes as _payload_bytes
 from ..errors import BadArgumentError
@@ -20,6 +20,7 @@ from ..subjects import check_queue, check_subject
 from . import api, counters, features
 from .batch import AtomicBatch
 from .consumer import Stream
+from .deadletter import DEFAULT_MAX_PENDING, DeadLetter, DeadLetters
 from .errors import NotFoundError
 from .fast_batch import FastBatch
 from .features import require
@@ -59,14 +60,20 @@ class JetStreamContext(JetStreamManager):
                 expected_last_seq: Optional[int] = None,
                 expected_last_subject_seq: Optional[int] = None,
                 expected_last_msg_id: Optional[str] = None,
-                msg_ttl: Union[int, float, str, None] = None) -> api.PubAck:
+                msg_ttl: Union[int, float, str, None] = None,
+                expected_last_subject_seq_subject: Optional[str] = None) -> api.PubAck:
         """Publish and wait for the stream's acknowledgement.
 
         The keyword shortcuts set the Nats-* headers (`stream` is the expected stream);
         a failed expectation raises the server's APIError.
+        `expected_last_subject_seq_subject` checks `expected_last_subject_seq` against
+        the last message of that subject (wildcards allowed; nats-server 2.11+).
         """
+        if expected_last_subject_seq_subject is not None:
+            require(self._nc, features.LAST_SUBJECT_SEQ_SUBJECT)
         hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
-                               expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+                               expected_last_subject_seq, expected_last_msg_id, msg_ttl,
+                               expected_last_subject_seq_subject)
         return publish_sync(self._nc, subject, _bytes(payload),
                             self._timeout if timeout is None else timeout, hdrs)
 
@@ -76,15 +83,21 @@ class JetStreamContext(JetStreamManager):
                       expected_last_seq: Optional[int] = None,
                       expected_last_subject_seq: Optional[int] = None,
                       expected_last_msg_id: Optional[str] = None,
-                      msg_ttl: Union[int, float, str, None] = None) -> Future[api.PubAck]:
+                      msg_ttl: Union[int, float, str, None] = None,
+                      expected_last_subject_seq_subject: Optional[str] = None
+                      ) -> Future[api.PubAck]:
         """Publish without waiting: a Future of the PubAck (blocks while the window is full)."""
         if (headers is None and msg_id is None and stream is None and expected_stream is None
                 and expected_last_seq is None and expected_last_subject_seq is None
-                and expected_last_msg_id is None and msg_ttl is None):
+                and expected_last_msg_id is None and msg_ttl is None
+                and expected_last_subject_seq_subject is None):
             hdrs = None  # the common case, on the hot path of bulk publishing
         else:
+            if expected_last_subject_seq_subject is not None:
+                require(self._nc, features.LAST_SUBJECT_SEQ_SUBJECT)
             hdrs = publish_headers(headers, msg_id, expected_stream or stream, expected_last_seq,
-                                   expected_last_subject_seq, expected_last_msg_id, msg_ttl)
+                                   expected_last_subject_seq, expected_last_msg_id, msg_ttl,
+                                   expected_last_subject_seq_subject)
         return self._async.publish(subject, _bytes(payload), hdrs, timeout)
 
     def publish_async_pending(self) -> int:
@@ -150,6 +163,14 @@ class JetStreamContext(JetStreamManager):
         """A handle on an existing stream (NotFoundError naming it if absent)."""
         self.stream_info(name)
         return Stream(self, name)
+
+    def dead_letters(self, stream: str, consumer: str,
+                     cb: Optional[Callable[[DeadLetter], Any]] = None,
+                     max_pending: int = DEFAULT_MAX_PENDING) -> DeadLetters:
+        """The messages `consumer` gives up on from now on (max deliveries reached, or
+        `term()`), read back from the stream: an iterator, or `cb(dead_letter)` on a thread.
+        Close it when done."""
+        return DeadLetters(self, stream, consumer, cb, max_pending)
 
     # --- pull -------------------------------------------------------------------------------
 
@@ -257,7 +278,7 @@ class JetStreamContext(JetStreamManager):
         info = self.add_consumer(stream, cfg.evolve(deliver_subject=deliver))
         return PushSubscription(
             self, stream, info.name or "", deliver, queue or "", cb, manual_ack,
-            ephemeral=not name, ack_none=info.config.ack_policy == api.AckPolicy.NONE,
+            ephemeral=not name, ack_policy=info.config.ack_policy,
             ordered_config=cfg if ordered_consumer else None,
             heartbeat=cfg.idle_heartbeat if ordered_consumer else None)
 
@@ -279,7 +300,7 @@ class JetStreamContext(JetStreamManager):
             raise BadArgumentError(f"consumer {info.name!r} delivers to queue group {group!r}, "
                              f"not {queue!r}")
         return PushSubscription(self, stream, info.name or "", deliver, queue, cb, manual_ack,
-                                ephemeral=False, ack_none=config.ack_policy == api.AckPolicy.NONE)
+                                ephemeral=False, ack_policy=config.ack_policy)
 
     # --- Key-Value buckets (natsync.kv.KeyValueManager) -------------------------------------
 

@@ -38,6 +38,9 @@ ATOMIC_BATCH = Feature("atomic batch publish", 2, (2, 12, 0))
 SCHEDULES = Feature("message schedules", 2, (2, 12, 0))
 FAST_BATCH = Feature("fast batch publish", 4, (2, 14, 0))
 SCHEDULE_TIME_ZONE = Feature("message schedule time zones", 4, (2, 14, 0))
+#: Nats-Expected-Last-Subject-Sequence-Subject: in nats-server since 2.11.0.
+LAST_SUBJECT_SEQ_SUBJECT = Feature("expected_last_subject_seq_subject", 1, (2, 11, 0))
+ACK_FLOW_CONTROL = Feature("ack policy flow_control", 4, (2, 14, 0))
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 

@@ -17,7 +17,7 @@ from .errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
-from .features import REQUIRED_API_LEVEL_HEADER
+from .features import ACK_FLOW_CONTROL, REQUIRED_API_LEVEL_HEADER, require
 from .priority import priority_request
 
 if TYPE_CHECKING:
@@ -143,17 +143,20 @@ class JetStreamManager:
         resp = self._request(f"STREAM.DELETE.{name}", what=f"stream {name!r}")
         return bool(resp.get("success"))
 
-    def stream_info(self, name: str, subjects_filter: Optional[str] = None) -> api.StreamInfo:
-        """A stream's configuration and state; with `subjects_filter`, also per-subject counts."""
+    def stream_info(self, name: str, subjects_filter: Optional[str] = None,
+                    deleted_details: bool = False) -> api.StreamInfo:
+        """A stream's configuration and state; with `subjects_filter`, also per-subject counts;
+        with `deleted_details`, the sequences of deleted messages in `state.deleted`."""
         _check_name(name, "stream")
+        details = {"deleted_details": True} if deleted_details else {}
         if subjects_filter is None:
             return api.StreamInfo.from_response(
-                self._request(f"STREAM.INFO.{name}", what=f"stream {name!r}"))
+                self._request(f"STREAM.INFO.{name}", details or None, what=f"stream {name!r}"))
         subjects: dict[str, int] = {}
         offset = 0
         while True:
             resp = self._request(f"STREAM.INFO.{name}",
-                                 {"subjects_filter": subjects_filter, "offset": offset},
+                                 {"subjects_filter": subjects_filter, "offset": offset, **details},
                                  what=f"stream {name!r}")
             page = (resp.get("state") or {}).get("subjects") or {}
             subjects.update(page)
@@ -244,9 +247,13 @@ class JetStreamManager:
             raise APIError(description="direct get reply without Nats-Sequence header")
         return api.RawStreamMsg.from_direct(h, msg.data)
 
-    def delete_msg(self, stream_name: str, seq: int) -> bool:
-        """Delete one message (erasing its content)."""
-        resp = self._request(f"STREAM.MSG.DELETE.{stream_name}", {"seq": seq},
+    def delete_msg(self, stream_name: str, seq: int, no_erase: bool = False) -> bool:
+        """Delete one message. Its stored bytes are overwritten unless `no_erase`, which
+        only marks it deleted (quicker; the data stays on disk until compacted)."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise BadArgumentError(f"seq must be a positive int, got {seq!r}")
+        req: dict[str, Any] = {"seq": seq, "no_erase": True} if no_erase else {"seq": seq}
+        resp = self._request(f"STREAM.MSG.DELETE.{stream_name}", req,
                              what=f"message {seq} in stream {stream_name!r}")
         return bool(resp.get("success"))
 
@@ -258,7 +265,7 @@ class JetStreamManager:
 
         An unset `ack_policy` is sent as explicit; pass `ack_policy="none"` for none.
         """
-        cfg = consumer_config(config, params)
+        cfg = self._checked(consumer_config(config, params))
         _check_name(stream, "stream")
         name = cfg.name or cfg.durable_name
         if name:
@@ -277,7 +284,7 @@ class JetStreamManager:
                         **params: Any) -> api.ConsumerInfo:
         """Change a consumer's configuration (it must exist); an unset `ack_policy` is explicit,
         since the server refuses to change a consumer's ack policy."""
-        cfg = consumer_config(config, params)
+        cfg = self._checked(consumer_config(config, params))
         name = cfg.name or cfg.durable_name
         if not name:
             raise BadArgumentError("update_consumer needs the consumer's name or durable_name")
@@ -285,6 +292,12 @@ class JetStreamManager:
                              {"stream_name": stream, "config": cfg.as_dict(), "action": "update"},
                              what=f"consumer {name!r} on stream {stream!r}")
         return api.ConsumerInfo.from_response(resp)
+
+    def _checked(self, cfg: api.ConsumerConfig) -> api.ConsumerConfig:
+        """Refuse, before sending, a consumer config the connected server cannot honour."""
+        if cfg.ack_policy == api.AckPolicy.FLOW_CONTROL:
+            require(self._nc, ACK_FLOW_CONTROL)
+        return cfg
 
     def consumer_info(self, stream: str, consumer: str, timeout: Optional[float] = None
                       ) -> api.ConsumerInfo:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from ..errors import BadArgumentError
 from ..msg import Msg
 from . import api
+from .events import ConsumerPinned, ConsumerUnpinned, EventHub
 
 #: The header a pinned_client consumer puts on each message it delivers to the pinned puller.
 PIN_HEADER = "Nats-Pin-Id"
@@ -103,3 +104,28 @@ def pin_of(msg: Msg) -> Optional[str]:
     """The pin id a pinned_client consumer handed out with `msg`, if any."""
     h = msg.headers
     return h.get(PIN_HEADER) if h is not None else None
+
+
+class PinState:
+    """The pin one puller holds in a pinned_client group, announced as events when it is
+    gained (a delivery with a new Nats-Pin-Id) or lost (a 423 to a pull that sent it)."""
+
+    def __init__(self, events: EventHub, stream: str) -> None:
+        self.id: Optional[str] = None
+        self._events = events
+        self._stream = stream
+
+    def gained(self, pin: str, consumer: str, prio: Optional[PriorityRequest]) -> None:
+        """A delivery carried `pin`, not the one held: this puller is pinned now."""
+        self.id = pin
+        self._events.emit(ConsumerPinned(self._stream, consumer, group=_group(prio), pin_id=pin))
+
+    def lost(self, consumer: str, prio: Optional[PriorityRequest]) -> None:
+        """A 423: the pin moved on (unpinned, or timed out); the next pull goes without one."""
+        pin, self.id = self.id, None
+        self._events.emit(ConsumerUnpinned(self._stream, consumer, group=_group(prio),
+                                           pin_id=pin or ""))
+
+
+def _group(prio: Optional[PriorityRequest]) -> str:
+    return prio.group if prio is not None else ""

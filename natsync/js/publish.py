@@ -14,6 +14,7 @@ from ..errors import TimeoutError as NatsTimeoutError
 from ..futures import LazyFuture
 from ..headers import Headers, HeadersLike
 from ..msg import Msg
+from ..subjects import check_subject
 from . import api
 from .errors import APIError, NoStreamResponseError
 
@@ -40,8 +41,13 @@ def publish_headers(headers: Optional[HeadersLike], msg_id: Optional[str],
                     expected_stream: Optional[str], expected_last_seq: Optional[int],
                     expected_last_subject_seq: Optional[int],
                     expected_last_msg_id: Optional[str],
-                    msg_ttl: Union[int, float, str, None]) -> Optional[Headers]:
-    """The user's headers plus the Nats-* headers the keyword shortcuts stand for."""
+                    msg_ttl: Union[int, float, str, None],
+                    last_subject_seq_subject: Optional[str] = None) -> Optional[Headers]:
+    """The user's headers plus the Nats-* headers the keyword shortcuts stand for.
+
+    `last_subject_seq_subject` makes `expected_last_subject_seq` apply to the last message
+    of that subject (wildcards allowed) instead of the published one.
+    """
     extra: list[tuple[str, str]] = []
     if msg_id is not None:
         extra.append(("Nats-Msg-Id", msg_id))
@@ -51,6 +57,13 @@ def publish_headers(headers: Optional[HeadersLike], msg_id: Optional[str],
         extra.append(("Nats-Expected-Last-Sequence", str(expected_last_seq)))
     if expected_last_subject_seq is not None:
         extra.append(("Nats-Expected-Last-Subject-Sequence", str(expected_last_subject_seq)))
+    if last_subject_seq_subject is not None:
+        if expected_last_subject_seq is None:
+            raise BadArgumentError("expected_last_subject_seq_subject needs "
+                                   "expected_last_subject_seq: it names whose last sequence "
+                                   "that is")
+        check_subject(last_subject_seq_subject, wildcards=True)
+        extra.append(("Nats-Expected-Last-Subject-Sequence-Subject", last_subject_seq_subject))
     if expected_last_msg_id is not None:
         extra.append(("Nats-Expected-Last-Msg-Id", expected_last_msg_id))
     if msg_ttl is not None:

@@ -1,10 +1,13 @@
 """Push consumers: the server delivers to an inbox; status messages are handled inside.
 
 Idle heartbeats and flow-control requests (status 100) never reach the user: flow control
-is answered at once. In callback mode each message is acknowledged after the callback
-returns unless `manual_ack` is set. An ordered push subscription (ADR-17) re-creates its
-ephemeral consumer from the next expected stream sequence on a gap, on missed heartbeats
-and after a reconnect.
+is answered at once. A consumer with ack policy `flow_control` (ADR-60) is acknowledged by
+those answers: each carries the sequences of the last message handed out (as
+Nats-Last-Consumer / Nats-Last-Stream), which acks it and everything before. In callback
+mode each message is acknowledged after the callback returns unless `manual_ack` is set.
+An ordered push subscription (ADR-17) re-creates its ephemeral consumer from the next
+expected stream sequence on a gap, on missed heartbeats and after a reconnect; `status()`
+reports each re-creation.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ from ..errors import TimeoutError as NatsTimeoutError
 from ..msg import Msg
 from ..subscription import Subscription
 from . import api
+from .events import (
+    DEFAULT_MAX_PENDING,
+    EventHub,
+    EventStream,
+    HeartbeatsMissed,
+    OrderedConsumerRecreated,
+)
+from .metadata import SequencePair
 from .targets import Delivered
 
 if TYPE_CHECKING:
@@ -26,16 +37,17 @@ if TYPE_CHECKING:
 Callback = Callable[[Msg], Any]
 
 
-def answer_control(nc: Any, msg: Msg) -> None:
-    """Reply to a flow-control request or a stalled-consumer heartbeat (status 100)."""
+def answer_control(nc: Any, msg: Msg, acked: Optional[dict[str, str]] = None) -> None:
+    """Reply to a flow-control request or a stalled-consumer heartbeat (status 100); `acked`
+    (the Nats-Last-* headers) acknowledges a flow_control consumer's messages up to there."""
     h = msg.headers
     if h is None:
         return
     if msg.reply and "flowcontrol" in h.description.lower().replace(" ", ""):
-        nc.publish(msg.reply, b"")
+        nc.publish(msg.reply, b"", headers=acked)
     stalled = h.get("Nats-Consumer-Stalled")
     if stalled:
-        nc.publish(stalled, b"")
+        nc.publish(stalled, b"", headers=acked)
 
 
 class PushSubscription:
@@ -43,7 +55,8 @@ class PushSubscription:
 
     def __init__(self, jsm: JetStreamManager, stream: str, consumer: str, deliver_subject: str,
                  queue: str, cb: Optional[Callback], manual_ack: bool, ephemeral: bool,
-                 ack_none: bool, ordered_config: Optional[api.ConsumerConfig] = None,
+                 ack_policy: Optional[api.AckPolicy],
+                 ordered_config: Optional[api.ConsumerConfig] = None,
                  heartbeat: Optional[float] = None) -> None:
         self._jsm = jsm
         self._nc = jsm.nc
@@ -51,7 +64,11 @@ class PushSubscription:
         self.consumer = consumer
         self.queue = queue
         self._cb = cb
-        self._manual_ack = manual_ack or ack_none
+        # Ack none, and flow_control (acked by the flow-control answers), take no acks.
+        self._manual_ack = manual_ack or ack_policy in (api.AckPolicy.NONE,
+                                                        api.AckPolicy.FLOW_CONTROL)
+        self._flow_acks = ack_policy == api.AckPolicy.FLOW_CONTROL
+        self._handed: Optional[SequencePair] = None  # flow_control: the last message handed out
         self._ephemeral = ephemeral
         self._ordered = ordered_config
         self._heartbeat = heartbeat
@@ -60,6 +77,7 @@ class PushSubscription:
         self._last_activity = time.monotonic()
         self._reconnects = self._nc.stats["reconnects"]
         self._closed = False
+        self._events = EventHub()
         self._sub = self._subscribe(deliver_subject)
         self._monitor: Optional[threading.Thread] = None
         self._stop_event = threading.Event()
@@ -79,14 +97,23 @@ class PushSubscription:
         """The message to hand to the user, or None for status messages and skipped strays."""
         self._last_activity = time.monotonic()
         if msg.status is not None:
-            answer_control(self._nc, msg)
+            answer_control(self._nc, msg, self._acked())
             if self._ordered is not None and self._delivered.missed(msg.headers):
-                self._reset()
+                self._reset("gap")
             return None
         if self._ordered is not None and not self._delivered.in_order(msg.metadata):
-            self._reset()
+            self._reset("gap")
             return None
+        if self._flow_acks:
+            self._handed = msg.metadata.sequence
         return msg
+
+    def _acked(self) -> Optional[dict[str, str]]:
+        """flow_control: the headers that ack every message up to the last handed out."""
+        seq = self._handed
+        if seq is None:
+            return None
+        return {"Nats-Last-Consumer": str(seq.consumer), "Nats-Last-Stream": str(seq.stream)}
 
     def _on_msg(self, msg: Msg) -> None:
         """Callback mode: filter, run the user's callback, then ack unless manual."""
@@ -121,9 +148,7 @@ class PushSubscription:
                 msg = sub.next_msg(wait)
             except NatsTimeoutError:
                 with self._lock:
-                    if self._ordered is not None and self._heartbeat and \
-                            time.monotonic() - self._last_activity > self._heartbeat * 3:
-                        self._reset()
+                    self._check_heartbeats()
                 continue
             except BadSubscriptionError:
                 with self._lock:
@@ -153,7 +178,17 @@ class PushSubscription:
         if reconnects != self._reconnects:
             self._reconnects = reconnects
             if self._ordered is not None:
-                self._reset()
+                self._reset("reconnect")
+
+    def _check_heartbeats(self) -> None:
+        """An ordered consumer silent for three heartbeats is re-created (holds the lock)."""
+        if self._ordered is None or not self._heartbeat:
+            return
+        silent = time.monotonic() - self._last_activity
+        if silent > self._heartbeat * 3:
+            self._events.emit(HeartbeatsMissed(self.stream, self.consumer,
+                                               count=int(silent / self._heartbeat)))
+            self._reset("heartbeat")
 
     def _watch(self) -> None:
         """Callback mode: a monitor that resets the ordered consumer when heartbeats stop."""
@@ -165,10 +200,9 @@ class PushSubscription:
                 if self._closed:
                     return
                 self._check_reconnect()
-                if time.monotonic() - self._last_activity > self._heartbeat * 3:
-                    self._reset()
+                self._check_heartbeats()
 
-    def _reset(self) -> None:
+    def _reset(self, reason: str) -> None:
         """Re-create the ordered consumer from the next stream sequence (holds the lock)."""
         assert self._ordered is not None
         old_sub, old_consumer = self._sub, self.consumer
@@ -194,6 +228,9 @@ class PushSubscription:
             self._nc.report_error(exc)
             return
         self.consumer = info.name or ""
+        self._events.emit(OrderedConsumerRecreated(self.stream, self.consumer,
+                                                   previous=old_consumer, reason=reason,
+                                                   start_seq=cfg.opt_start_seq or 0))
 
     # --- management -----------------------------------------------------------------------
 
@@ -207,6 +244,11 @@ class PushSubscription:
 
     def consumer_info(self) -> api.ConsumerInfo:
         return self._jsm.consumer_info(self.stream, self.consumer)
+
+    def status(self, max_pending: int = DEFAULT_MAX_PENDING) -> EventStream:
+        """A blocking iterator of this subscription's events from now on
+        (`natsync.js.events`): an ordered consumer's re-creations and missed heartbeats."""
+        return self._events.stream(max_pending)
 
     def _stop_monitor(self) -> None:
         """End the ordered-consumer monitor thread, if any, and wait for it."""

@@ -18,6 +18,7 @@ from ..msg import Msg
 from ..nuid import next_nuid
 from . import api
 from .errors import NotFoundError
+from .events import EventHub, OrderedConsumerRecreated
 from .metadata import Metadata
 from .pull import next_subject
 
@@ -66,10 +67,10 @@ class PullTarget(Protocol):
     def check_heartbeat(self, msg: Msg) -> None:
         """Look at an idle heartbeat (it says what the server last delivered)."""
 
-    def after_reconnect(self) -> None:
-        """The connection was lost and is back (or heartbeats stopped coming)."""
+    def after_reconnect(self, reason: str = "reconnect") -> None:
+        """The connection was lost and is back (or, `reason` "heartbeat", heartbeats stopped)."""
 
-    def recreate_on_loss(self) -> bool:
+    def recreate_on_loss(self, reason: str = "deleted") -> bool:
         """The server-side consumer is gone: True if it was re-created."""
 
     def ready(self) -> bool:
@@ -90,10 +91,10 @@ class FixedTarget:
     def check_heartbeat(self, msg: Msg) -> None:
         """Nothing to check."""
 
-    def after_reconnect(self) -> None:
+    def after_reconnect(self, reason: str = "reconnect") -> None:
         """Nothing to redo: the consumer is still there."""
 
-    def recreate_on_loss(self) -> bool:
+    def recreate_on_loss(self, reason: str = "deleted") -> bool:
         """A lost consumer stays lost."""
         return False
 
@@ -107,14 +108,16 @@ class OrderedTarget:
     sequence on any gap, missed heartbeat, reconnect or loss of the server-side consumer.
 
     `resume`, if given, adjusts the config of each consumer it creates (the Key-Value
-    watcher resumes its initial values as last-per-subject).
+    watcher resumes its initial values as last-per-subject). Each re-creation is reported
+    to `events` as an `OrderedConsumerRecreated`.
     """
 
     def __init__(self, jsm: JetStreamManager, stream: str,
                  filter_subjects: Optional[List[str]] = None,
                  deliver_policy: Optional[api.DeliverPolicy] = None,
                  opt_start_seq: Optional[int] = None, headers_only: Optional[bool] = None,
-                 inactive_threshold: float = 300.0, resume: Optional[Resume] = None) -> None:
+                 inactive_threshold: float = 300.0, resume: Optional[Resume] = None,
+                 events: Optional[EventHub] = None) -> None:
         self._jsm = jsm
         self._stream = stream
         self._prefix = next_nuid()
@@ -125,9 +128,11 @@ class OrderedTarget:
         self._headers_only = headers_only
         self._inactive = inactive_threshold
         self._resume = resume
-        self._recreate_pending = False  # the last re-create failed; retried before a pull
+        self._recreate_pending = ""  # why the last re-create, which failed, was needed
+        self._previous = ""  # the consumer it replaces
+        self._events = events if events is not None else EventHub()
         self._delivered = Delivered()
-        self.name = self._create()
+        self.name = self._create().name or ""
         self.next_subject = next_subject(jsm.prefix, stream, self.name)
 
     def _config(self) -> api.ConsumerConfig:
@@ -153,28 +158,33 @@ class OrderedTarget:
             cfg = self._resume(cfg, self._delivered.stream_seq)
         return cfg
 
-    def _create(self) -> str:
+    def _create(self) -> api.ConsumerInfo:
         self._serial += 1
         self._delivered.consumer_seq = 0
-        info = self._jsm.add_consumer(self._stream, self._config())
-        return info.name or ""
+        return self._jsm.add_consumer(self._stream, self._config())
 
-    def _reset(self) -> None:
+    def _reset(self, reason: str) -> None:
         """Delete the current consumer and create the next one from where we are."""
+        if not self._recreate_pending:
+            self._previous = self.name
         try:
             self._jsm.delete_consumer(self._stream, self.name)
         except Exception:  # gone already (server restart, inactivity)
             pass
         try:
-            self.name = self._create()
+            info = self._create()
         except (NotFoundError, ConnectionClosedError):
             raise
         except Exception as exc:  # JetStream still recovering: the reader retries, in time
             log.debug("ordered consumer re-create failed (%s); will retry", exc)
-            self._recreate_pending = True
+            self._recreate_pending = self._recreate_pending or reason
             return
-        self._recreate_pending = False
+        reason, self._recreate_pending = self._recreate_pending or reason, ""
+        self.name = info.name or ""
         self.next_subject = next_subject(self._jsm.prefix, self._stream, self.name)
+        self._events.emit(OrderedConsumerRecreated(
+            self._stream, self.name, previous=self._previous, reason=reason,
+            start_seq=info.config.opt_start_seq or 0))
 
     def check_order(self, msg: Msg) -> Optional[Msg]:
         """The message if it is the next one; else None, and re-created if one is missing."""
@@ -182,28 +192,28 @@ class OrderedTarget:
         if meta.consumer != self.name:  # still queued from a consumer already replaced: drop
             return None
         if not self._delivered.in_order(meta):
-            self._reset()
+            self._reset("gap")
             return None
         return msg
 
     def check_heartbeat(self, msg: Msg) -> None:
         """Re-create if the heartbeat says a delivery never arrived."""
         if self._delivered.missed(msg.headers):
-            self._reset()
+            self._reset("gap")
 
-    def after_reconnect(self) -> None:
+    def after_reconnect(self, reason: str = "reconnect") -> None:
         """Re-create: the server may have lost the consumer, or deliveries, meanwhile."""
-        self._reset()
+        self._reset(reason)
 
-    def recreate_on_loss(self) -> bool:
+    def recreate_on_loss(self, reason: str = "deleted") -> bool:
         """Re-create the lost consumer (True)."""
-        self._reset()
+        self._reset(reason)
         return True
 
     def ready(self) -> bool:
         """True once the consumer exists; a failed re-create is retried here, once a call."""
         if self._recreate_pending:
-            self._reset()
+            self._reset(self._recreate_pending)
         return not self._recreate_pending
 
     def delete(self) -> None:
