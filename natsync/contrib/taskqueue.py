@@ -82,16 +82,12 @@ def publish_durably(js: JetStreamContext, subject: str, payload: bytes, msg_id: 
             pause = min(pause * 2, 1.0)
 
 
-#: How long the second pull of `fetch_some` waits for messages that are already there.
-TOP_UP_WAIT = 0.02
-
-
 def fetch_some(consumer: Consumer, n: int, wait: float) -> list[Msg]:
     """Up to `n` messages: waits at most `wait` seconds for the first, then takes only what
-    is ready at once (a fetch of a full batch would wait for the batch to fill)."""
+    is ready at once (`no_wait`: a fetch of a full batch would wait for it to fill)."""
     msgs = consumer.fetch(1, max_wait=wait)
     if msgs and n > 1:
-        msgs += consumer.fetch(n - 1, max_wait=TOP_UP_WAIT)
+        msgs += consumer.fetch(n - 1, no_wait=True)
     return msgs
 
 
