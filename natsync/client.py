@@ -46,8 +46,9 @@ from .headers import HeadersLike
 from .msg import Msg, MsgContext, empty_reply, no_responders
 from .nuid import next_nuid
 from .options import Options, make_options
-from .protocol import encode_pub
+from .protocol import PUB_FRAME as _PUB_FRAME
 from .servers import BadURLError, ServerPool, servers_from
+from .subjects import PUBLISH_SUBJECTS as _SUBJECTS
 from .subjects import check_queue, check_subject, publish_subject
 from .subscription import MsgHandler, Subscription
 
@@ -99,12 +100,15 @@ class Client:
         """
         if self._guard.forked:
             self._guard.check()
-        subj = publish_subject(subject)
+        try:
+            subj = _SUBJECTS[subject]  # one dict lookup for a subject published before
+        except TypeError:
+            subj = publish_subject(subject)  # raises BadSubjectError
         if type(payload) is not bytes:
             payload = _payload_bytes(payload)
         n = len(payload)
         if headers is None and not reply and n <= self._sender.max_payload:
-            self._writer.publish(encode_pub(subj, payload), n)
+            self._writer.publish(_PUB_FRAME % (subj, n, payload), n)
         else:
             self._sender.publish(subj, payload, publish_subject(reply) if reply else b"",
                                  headers)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from .errors import BadSubjectError
 
 _WHITESPACE = frozenset(" \t\r\n\f\v")
-_CACHE_LIMIT = 8192
-_publish_cache: dict[str, bytes] = {}
 
 
 def check_subject(subject: str, wildcards: bool = False, what: str = "subject") -> None:
@@ -38,17 +36,34 @@ def check_queue(queue: str) -> None:
         raise BadSubjectError(f"queue group {queue!r} must not contain whitespace")
 
 
+class SubjectCache(dict[str, bytes]):
+    """Publish subjects already validated, to their wire bytes: `cache[subject]` is one
+    C-level lookup for a known subject (the publish hot path), and validates and stores
+    an unknown one (BadSubjectError if it is not a valid publish subject; TypeError if it
+    is not even hashable). Emptied when it reaches `limit` entries, so memory is bounded
+    whatever subjects are published."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, subject: str) -> bytes:
+        check_subject(subject)
+        encoded = subject.encode()
+        if len(self) >= self.limit:
+            self.clear()
+        self[subject] = encoded
+        return encoded
+
+
+#: The process-wide cache of publish subjects.
+PUBLISH_SUBJECTS = SubjectCache()
+
+
 def publish_subject(subject: str) -> bytes:
     """The wire bytes of a publish subject, validated once and then served from a cache."""
     try:
-        cached = _publish_cache.get(subject)
+        return PUBLISH_SUBJECTS[subject]
     except TypeError:  # unhashable: not a str, which check_subject reports
-        cached = None
-    if cached is not None:
-        return cached
-    check_subject(subject)
-    encoded = subject.encode()
-    if len(_publish_cache) >= _CACHE_LIMIT:
-        _publish_cache.clear()
-    _publish_cache[subject] = encoded
-    return encoded
+        check_subject(subject)
+        raise

@@ -256,7 +256,7 @@ def natsync_memory() -> int:
 
     The cache of validated publish subjects is emptied first: it keeps up to 8192 of
     them (every reply subject an ack or a respond() used) and would hide a leak."""
-    subjects._publish_cache.clear()
+    subjects.PUBLISH_SUBJECTS.clear()
     gc.collect()
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(True, f"{os.path.dirname(natsync.__file__)}/*")])

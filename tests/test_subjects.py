@@ -107,7 +107,7 @@ def test_publish_subject_returns_encoded_bytes() -> None:
 def test_publish_subject_is_cached() -> None:
     first = publish_subject("cache.me.once")
     assert publish_subject("cache.me.once") is first
-    assert subjects._publish_cache["cache.me.once"] is first
+    assert subjects.PUBLISH_SUBJECTS["cache.me.once"] is first
 
 
 @pytest.mark.parametrize("subject", ["", "foo.*", "foo.>", "a b", "a..b", ">"])
@@ -115,7 +115,7 @@ def test_publish_subject_rejects_invalid_and_does_not_cache(subject: str) -> Non
     for _ in range(2):
         with pytest.raises(BadSubjectError):
             publish_subject(subject)
-    assert subject not in subjects._publish_cache
+    assert subject not in subjects.PUBLISH_SUBJECTS
 
 
 @pytest.mark.parametrize("value", [None, 1, b"foo"])
@@ -125,11 +125,10 @@ def test_publish_subject_non_str(value: object) -> None:
 
 
 def test_publish_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subjects, "_publish_cache", {})
-    monkeypatch.setattr(subjects, "_CACHE_LIMIT", 10)
+    monkeypatch.setattr(subjects, "PUBLISH_SUBJECTS", subjects.SubjectCache(limit=10))
     for i in range(35):
         assert publish_subject(f"bounded.{i}") == f"bounded.{i}".encode()
-        assert len(subjects._publish_cache) <= 10
+        assert len(subjects.PUBLISH_SUBJECTS) <= 10
     assert publish_subject("bounded.0") == b"bounded.0"
 
 
