@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import queue
+import sys
+import threading
 import time
 from collections import deque
 from typing import Callable, Iterator, Optional, Protocol, Union
@@ -87,7 +89,7 @@ class ReplyMux:
         self.table: dict[str, ReplyHandler] = {}
         #: Blocking requests whose reply has come, waiting for their thread to be woken.
         self.ready: deque[RequestWaiter] = deque()
-        self._tokens = itertools.count(1)
+        self._next_token = _counter()
         self._timer = FutureTimer()
 
     # --- the inbox -------------------------------------------------------------------------
@@ -118,7 +120,7 @@ class ReplyMux:
 
     def register(self, handler: ReplyHandler) -> str:
         """Put `handler` in the table under a new token, and return the token."""
-        token = str(next(self._tokens))
+        token = str(self._next_token())
         self.table[token] = handler
         return token
 
@@ -258,3 +260,20 @@ class ReplyMux:
                 break
             handler.fail(error)
         self._timer.stop()
+
+
+def _counter() -> Callable[[], int]:
+    """1, 2, 3...: request tokens, drawn by many threads at once. `next()` on an
+    itertools.count is atomic under the GIL; without it (free-threaded CPython 3.13) it
+    is not, and a token given twice would hand one request's reply to another, so there
+    a lock guards it."""
+    numbers = itertools.count(1)
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        return numbers.__next__
+    lock = threading.Lock()
+
+    def locked() -> int:
+        with lock:
+            return next(numbers)
+
+    return locked

@@ -116,7 +116,11 @@ class Reader:
                     found = batch[sub] = []
                 found.append(msg)
                 last, group = sub, found
-            else:
+            else:  # counted, then delivered, before the control event can wake anyone
+                if nmsgs:
+                    self.in_msgs += nmsgs
+                    self.in_bytes += nbytes
+                    nmsgs = nbytes = 0
                 if batch is not None:
                     self._deliver(batch)
                     batch = last = None
