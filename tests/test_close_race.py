@@ -1,7 +1,7 @@
 """A publish() racing close() or drain() is either sent or raises: never returns and vanishes.
 
 The deterministic tests hold a publisher between publish()'s early state check and the
-append to the outbound buffer (by wrapping `publish_subject`, which runs in between),
+append to the outbound buffer (at the subject lookup, which runs in between),
 close or drain the client meanwhile, then let the publisher go on.
 """
 
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 import natsync
 import natsync.client
+import natsync.subjects
 from natsync.errors import ConnectionClosedError, ConnectionDrainingError
 from natsync.testing import NatsServer
 
@@ -57,20 +58,23 @@ def counter(shared_server: NatsServer) -> Iterator[Callable[[str], Counter]]:
 
 
 class Gate:
-    """Holds the thread named `held` inside publish() until `release()`."""
+    """Holds the thread named `held` inside publish() until `release()`: the client's
+    subject cache is swapped for an empty one whose miss (the first thing publish()
+    does with a subject) waits for `go` in that thread."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, held: str) -> None:
         self.entered = threading.Event()
         self.go = threading.Event()
-        real = natsync.client.publish_subject
+        gate = self
 
-        def gated(subject: str) -> Any:
-            if threading.current_thread().name == held:
-                self.entered.set()
-                assert self.go.wait(10)
-            return real(subject)
+        class GatedCache(natsync.subjects.SubjectCache):
+            def __missing__(self, subject: str) -> bytes:
+                if threading.current_thread().name == held:
+                    gate.entered.set()
+                    assert gate.go.wait(10)
+                return super().__missing__(subject)
 
-        monkeypatch.setattr(natsync.client, "publish_subject", gated)
+        monkeypatch.setattr(natsync.client, "_SUBJECTS", GatedCache())
 
 
 def _held_publish(nc: natsync.Client, outcome: list[object]) -> threading.Thread:
