@@ -213,6 +213,38 @@ def test_many_messages_in_one_feed() -> None:
     assert events == [(MSG, i, f"s.{i}", "", b"x" * (i % 7), None) for i in range(500)]
 
 
+def test_a_repeated_line_parses_the_same_every_time() -> None:
+    """The parser keeps lines it has seen (without a reply): the second and later
+    messages of a line come from that table and must equal a fresh parse, across feeds,
+    splits, other sizes and replies on the same subject."""
+    frames = [b"MSG s 1 2\r\nab\r\n", b"MSG s 1 3\r\nabc\r\n", b"MSG s 1 r 2\r\nab\r\n",
+              b"MSG s  1 2\r\nxy\r\n", b"MSG s 2 2\r\ncd\r\n"]
+    raw = b"".join(frames * 3)
+    expected = [e for f in frames * 3 for e in Parser().feed(f)]
+    p = Parser()
+    assert p.feed(raw) == expected
+    assert p.feed(raw) == expected  # now every reply-less line is known
+    for cut in range(1, len(raw)):
+        assert feed_pieces([raw[:cut], raw[cut:]], p) == expected, cut
+
+
+def test_a_known_line_with_a_bad_payload_end_still_raises() -> None:
+    p = Parser()
+    p.feed(b"MSG s 1 2\r\nab\r\n")
+    with pytest.raises(ProtocolError, match="not followed by CRLF"):
+        p.feed(b"MSG s 1 2\r\nabX\r\n")
+
+
+def test_the_table_of_known_lines_is_bounded() -> None:
+    """A stream of ever new subjects neither grows memory without bound nor parses wrong."""
+    p = Parser()
+    raw = b"".join(b"MSG s.%d %d 1\r\nx\r\n" % (i, i) for i in range(5000))
+    events = p.feed(raw)
+    assert events == [(MSG, i, f"s.{i}", "", b"x", None) for i in range(5000)]
+    assert p.feed(raw) == events
+    assert 0 < len(p._lines) <= 1024
+
+
 def test_partial_message_is_buffered_until_complete() -> None:
     p = Parser()
     assert p.feed(b"MSG foo 1 5\r\nhe") == []
