@@ -96,19 +96,18 @@ class Reader:
         nmsgs = nbytes = 0
         for ev in events:
             if ev[0] == MSG:
-                sid = ev[1]
-                payload = ev[4]
+                _, sid, subject, reply, payload, headers = ev
                 nmsgs += 1
                 nbytes += len(payload)
                 sub = subs.get(sid)
+                if sub is last and sub is not None:
+                    group.append(Msg(ctx, subject, reply, payload, headers))
+                    continue
                 if sub is None:
                     if sid == self._mux.sid:
-                        self._mux.deliver(ev[2], Msg(ctx, ev[2], ev[3], payload, ev[5]))
+                        self._mux.deliver(subject, Msg(ctx, subject, reply, payload, headers))
                     continue
-                msg = Msg(ctx, ev[2], ev[3], payload, ev[5])
-                if sub is last:
-                    group.append(msg)
-                    continue
+                msg = Msg(ctx, subject, reply, payload, headers)
                 if batch is None:
                     batch = {}
                 found = batch.get(sub)
