@@ -190,16 +190,19 @@ def test_stop_from_inside_the_callback(kv: KeyValue) -> None:
     seen: List[Optional[Entry]] = []
     holder: List[KeyWatcher] = []
     done = threading.Event()
+    started = threading.Event()  # the callback may run before watch() has returned
 
     def cb(entry: Optional[Entry]) -> None:
         seen.append(entry)
         if entry is not None:
+            assert started.wait(5)
             holder[0].stop()
             done.set()
 
     kv.put("k", b"1")
     kv.put("k", b"2")
     holder.append(kv.watch(include_history=True, cb=cb))
+    started.set()
     assert done.wait(5)
     for _ in range(100):  # the thread ends by itself after the stop
         if not [t for t in threading.enumerate() if t.name == "natsync-kv-watch"]:
