@@ -27,17 +27,13 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from natsync.testing import free_port
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 ROWS = {"celery-nats": ("celery", "nats"), "celery-redis": ("celery", "redis"),
         "dramatiq-nats": ("dramatiq", "nats"), "dramatiq-redis": ("dramatiq", "redis")}
 READY = {"celery": "ready.", "dramatiq": "is ready for action"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -112,7 +108,7 @@ def _start_redis(work: Path) -> Tuple[subprocess.Popen[bytes], str]:
     if binary is None:
         raise FileNotFoundError("redis-server not found (make bench installs Debian's "
                                 "redis-server package)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--dir",
                              str(work), "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

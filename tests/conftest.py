@@ -8,12 +8,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import pytest
 
 import natsync
 from natsync.testing import NatsServer
+
+if TYPE_CHECKING:
+    from .jwt_helpers import Decentralized
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +49,22 @@ def connect(shared_server: NatsServer) -> Iterator[Callable[..., natsync.Client]
     yield make
     for nc in made:
         nc.close()
+
+
+@pytest.fixture(scope="module")
+def op() -> Decentralized:
+    """The operator, accounts and user of a module's operator-mode server (nkeys is
+    imported here, not with this file: not every interpreter the suite runs on has it)."""
+    from .jwt_helpers import decentralized
+
+    return decentralized()
+
+
+@pytest.fixture(scope="module")
+def jwt_server(op: Decentralized) -> Iterator[NatsServer]:
+    """A nats-server in operator mode (memory resolver) for `op`'s JWTs."""
+    with NatsServer(config=op.server_config()) as srv:
+        yield srv
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

@@ -7,11 +7,11 @@ import collections
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
+from .conftest import wait_for
 from .procs import ROOT, env_with
 
 BIN = Path(os.sys.executable).parent  # the venv's bin: celery and dramatiq live there
@@ -45,15 +45,6 @@ def by_key(found: Sequence[Run]) -> Dict[str, List[Run]]:
     return grouped
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `check` every 50 ms; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 class Worker:
     """A worker command in its own process group (SIGKILL takes its children too), its
     output in a log file."""
@@ -76,7 +67,7 @@ class Worker:
                 raise AssertionError(f"{self.args} exited ({self.popen.returncode}):\n"
                                      f"{self.output()[-4000:]}")
             return text in self.output()
-        wait_until(printed, timeout, f"{text!r} in the output of {self.args}")
+        wait_for(printed, timeout, f"{text!r} in the output of {self.args}")
 
     def terminate(self) -> None:
         """Start a warm shutdown (SIGTERM to the main process, once), without waiting."""

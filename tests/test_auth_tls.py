@@ -96,17 +96,6 @@ def nkey_server(nkey_user: jh.Keys) -> Iterator[NatsServer]:
         yield srv
 
 
-@pytest.fixture(scope="module")
-def op() -> jh.Decentralized:
-    return jh.decentralized()
-
-
-@pytest.fixture(scope="module")
-def jwt_server(op: jh.Decentralized) -> Iterator[NatsServer]:
-    with NatsServer(config=op.server_config()) as srv:
-        yield srv
-
-
 # --------------------------------------------------------------------------- token
 
 

@@ -26,8 +26,9 @@ from celery.exceptions import ImproperlyConfigured
 
 from natsync.testing import NatsServer
 
+from .conftest import wait_for
 from .procs import ROOT, env_with
-from .taskq import BIN, celery_worker, check_at_least_once, runs, stop_all, wait_until
+from .taskq import BIN, celery_worker, check_at_least_once, runs, stop_all
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -73,7 +74,7 @@ def test_every_task_runs_exactly_once_and_the_rest_works(
         keys = list(range(300))
         results = _send(app_module, "main", keys)
         assert sorted(r.get(timeout=60) for r in results[:20]) == keys[:20]  # AsyncResult.get()
-        wait_until(lambda: len(runs(runs_file, "record")) >= 301, 60, "301 task runs")
+        wait_for(lambda: len(runs(runs_file, "record")) >= 301, 60, "301 task runs")
 
         # groups, chords (atomic counter), a retried task
         g = group(app_module.add.s(i, i).set(queue="main") for i in range(20))()
@@ -120,9 +121,9 @@ def test_a_sigkilled_worker_loses_nothing_and_repeats_only_its_tasks_in_flight(
         survivor.wait_for("ready.")
         keys = list(range(150))
         _send(app_module, "kill", keys, seconds=0.05)
-        wait_until(lambda: len(runs(runs_file)) >= 30, 60, "30 runs before the kill")
+        wait_for(lambda: len(runs(runs_file)) >= 30, 60, "30 runs before the kill")
         victim.kill()
-        wait_until(lambda: len({r.key for r in runs(runs_file)}) >= 150, 90, "every task run")
+        wait_for(lambda: len({r.key for r in runs(runs_file)}) >= 150, 90, "every task run")
         time.sleep(1.0)  # anything still to be redelivered would show up now
         grouped = check_at_least_once(runs(runs_file), [str(k) for k in keys])
         twice = [k for k, rs in grouped.items() if len(rs) > 1]
@@ -145,7 +146,7 @@ def test_a_server_restart_mid_run_loses_nothing(
             sent += _send(app_module, "restart", [k], seconds=0.01)
             time.sleep(0.01)
         restarter.join()
-        wait_until(lambda: len({r.key for r in runs(runs_file)}) >= 120, 90,
+        wait_for(lambda: len({r.key for r in runs(runs_file)}) >= 120, 90,
                    "every task run after the restart")
         check_at_least_once(runs(runs_file), [str(k) for k in keys])
         assert sent[-1].get(timeout=30) == keys[-1]

@@ -30,17 +30,6 @@ SEED_LIKE = "SUAMK2FG4MI6UE3ACF3FK3OIQBCEIEZV7NSWFFEW63UXMRLFM2XLAXK4GY"  # seed
 # --- credentials from memory --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def op() -> jh.Decentralized:
-    return jh.decentralized()
-
-
-@pytest.fixture(scope="module")
-def jwt_server(op: jh.Decentralized) -> Iterator[NatsServer]:
-    with NatsServer(config=op.server_config()) as srv:
-        yield srv
-
-
 @pytest.mark.parametrize("form", ["str", "bytes"])
 def test_creds_contents_from_memory(jwt_server: NatsServer, op: jh.Decentralized,
                                     form: str) -> None:

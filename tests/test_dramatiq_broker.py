@@ -24,7 +24,8 @@ from natsync.contrib.dramatiq import KeyValueRateLimiter, KeyValueResults, NatsB
 from natsync.errors import BadArgumentError
 from natsync.testing import NatsServer
 
-from .taskq import check_at_least_once, dramatiq_worker, runs, wait_until
+from .conftest import wait_for
+from .taskq import check_at_least_once, dramatiq_worker, runs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -208,8 +209,8 @@ def test_workers_run_every_message_once_with_delays_results_and_dead_letters(
         fails = _enqueue(app_module, app_module.always_fails, "main", "x")
         added = _enqueue(app_module, app_module.add, "main", 2, 3)
         assert added.get_result(block=True, timeout=30_000) == 5
-        wait_until(lambda: len(runs(runs_file, "record")) >= 301, 60, "301 runs")
-        wait_until(lambda: len(runs(runs_file, "eta")) == 1 and len(runs(runs_file, "fails")) == 3,
+        wait_for(lambda: len(runs(runs_file, "record")) >= 301, 60, "301 runs")
+        wait_for(lambda: len(runs(runs_file, "eta")) == 1 and len(runs(runs_file, "fails")) == 3,
                    30, "the delayed message and the retries")
         app_module.broker.join("main", timeout=30_000)
         found = runs(runs_file, "record")
@@ -232,11 +233,11 @@ def test_a_sigkilled_worker_and_a_server_restart_lose_nothing(
     try:
         keys = list(range(150))
         _send(app_module, "kill", keys[:100], seconds=0.05)
-        wait_until(lambda: len(runs(runs_file)) >= 20, 60, "20 runs before the kill")
+        wait_for(lambda: len(runs(runs_file)) >= 20, 60, "20 runs before the kill")
         victim.kill()
         server.restart()  # and the server too, mid-run
         _send(app_module, "kill", keys[100:], seconds=0.01)
-        wait_until(lambda: len({r.key for r in runs(runs_file)}) >= 150, 90, "every message run")
+        wait_for(lambda: len({r.key for r in runs(runs_file)}) >= 150, 90, "every message run")
         time.sleep(1.0)
         check_at_least_once(runs(runs_file), [str(k) for k in keys])
     finally:
