@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
+from natsync.engine.doorbell import Doorbell
 from natsync.engine.writer import Control, Writer
 from natsync.errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
 
@@ -192,3 +193,39 @@ def test_control_frames_are_tagged() -> None:
     w.control(b"PING\r\n")
     w.publish(b"PUB a 0\r\n\r\n", 0)
     assert [type(f) for f in w._frames] == [Control, bytes]
+
+
+# --- the doorbell the flusher sleeps on ------------------------------------------------------
+
+
+def test_a_ring_wakes_the_sleeper_and_gives_the_lock_back() -> None:
+    bell, lock = Doorbell(), threading.Lock()
+    woke = threading.Event()
+
+    def sleeper() -> None:
+        with lock:
+            bell.sleep(lock)
+            assert lock.locked() and not bell.asleep
+        woke.set()
+
+    t = threading.Thread(target=sleeper)
+    t.start()
+    wait_for(lambda: bell.asleep, 2, "the sleeper to sleep")
+    assert not woke.is_set()
+    with lock:  # free while it sleeps
+        bell.ring()
+    assert woke.wait(2)
+    t.join(2)
+
+
+def test_a_sleep_ends_by_its_timeout_and_a_late_ring_ends_the_next_at_once() -> None:
+    bell, lock = Doorbell(), threading.Lock()
+    with lock:
+        start = time.monotonic()
+        bell.sleep(lock, 0.05)
+        assert 0.04 <= time.monotonic() - start < 2
+        bell.ring()  # a ring nobody waited for (rung twice: still one wake)
+        bell.ring()
+        start = time.monotonic()
+        bell.sleep(lock, 2)
+        assert time.monotonic() - start < 1

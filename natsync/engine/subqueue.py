@@ -23,6 +23,7 @@ from typing import Callable, Optional
 from ..errors import BadSubscriptionError, Error, TimeoutError
 from ..msg import Msg
 from . import threads
+from .doorbell import Doorbell
 
 MsgHandler = Callable[[Msg], object]
 
@@ -72,11 +73,7 @@ class SubQueue:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # next_msg() and wait_idle() wait here
         self._waiters = 0  # threads waiting on _cond: notified only when there are
-        # The dispatcher sleeps on a pre-acquired lock (cheaper than the Condition):
-        # deliver() releases it when `_asleep` says the dispatcher waits.
-        self._bell = threading.Lock()
-        self._bell.acquire()
-        self._asleep = False
+        self._bell = Doorbell()  # the dispatcher sleeps here while the queue is empty
         self._queued = 0  # messages ever queued (less any discarded), reader-written
         self._queued_bytes = 0  # their payload bytes
         self._marks: list[int] = []  # byte total before each message from index _base on
@@ -144,8 +141,8 @@ class SubQueue:
                 self._slow = False
             if self._waiters:
                 self._cond.notify_all()
-            if self._asleep:
-                self._ring()
+            if self._bell.asleep:
+                self._bell.ring()
             return dropped, new_episode
 
     def _pending_bytes(self) -> int:
@@ -174,16 +171,8 @@ class SubQueue:
             if discard:
                 self._discard()
             self._cond.notify_all()
-            if self._asleep:
-                self._ring()
-
-    def _ring(self) -> None:
-        """Wake the sleeping dispatcher (holds the lock; `_asleep` was True)."""
-        self._asleep = False
-        try:
-            self._bell.release()
-        except RuntimeError:  # rung already and not yet taken
-            pass
+            if self._bell.asleep:
+                self._bell.ring()
 
     def _discard(self) -> None:
         """Empty the queue (holding the lock), uncounting what no consumer took meanwhile."""
@@ -259,13 +248,7 @@ class SubQueue:
         while True:
             with lock:
                 while not self.msgs and self.ended is None:
-                    self._asleep = True
-                    lock.release()
-                    try:
-                        self._bell.acquire()
-                    finally:
-                        lock.acquire()
-                    self._asleep = False
+                    self._bell.sleep(lock)
                 if not self.msgs:
                     return
                 batch = list(self.msgs)  # the dispatcher is the only consumer here

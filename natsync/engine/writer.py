@@ -22,6 +22,7 @@ from typing import Callable, Optional
 from ..debuglog import trace_sent
 from ..errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
 from . import threads
+from .doorbell import Doorbell
 
 #: What the writer calls when a write fails: the session it was attached for ends.
 FailureHandler = Callable[[Exception], None]
@@ -45,16 +46,11 @@ class Writer:
         self._limit = pending_size
         self._flush_timeout = flush_timeout
         self._debug = debug
-        # The flusher sleeps on a pre-acquired lock, the doorbell: whoever finds it idle
-        # (under the lock) clears `_idle` and releases the bell, so a burst of publishes
-        # wakes it once, for the price of one C call (a Condition costs microseconds).
-        self._bell = threading.Lock()
-        self._bell.acquire()
+        self._bell = Doorbell()  # the flusher sleeps here while there is nothing to send
         self._room = threading.Condition(self.lock)  # publishers and detach() wait here
         self._sock: Optional[socket.socket] = None
         self._on_failure: Optional[FailureHandler] = None
         self._sending = False  # the send token
-        self._idle = False  # the flusher is asleep on the bell
         self._room_waiters = 0  # threads waiting on _room: notified only when there are
         self._closed = False  # user frames are refused
         self._stopping = False  # the flusher ends once nothing is left to send
@@ -94,8 +90,8 @@ class Writer:
                 sock, on_failure = self._sock, self._on_failure
                 batch = self._take()
             else:
-                if self._idle:
-                    self._ring()
+                if self._bell.asleep:
+                    self._bell.ring()
                 return
         if _writable(sock):
             self._send(sock, batch, on_failure)
@@ -114,16 +110,8 @@ class Writer:
         """`control` for a caller that holds the lock (to change other state with it)."""
         self._frames.append(Control(frame))
         self._size += len(frame)
-        if self._idle:
-            self._ring()
-
-    def _ring(self) -> None:
-        """Wake the sleeping flusher (holds the lock; `_idle` was True)."""
-        self._idle = False
-        try:
-            self._bell.release()
-        except RuntimeError:  # rung already: a wake it has not taken yet is still pending
-            pass
+        if self._bell.asleep:
+            self._bell.ring()
 
     def _admit(self, deadline: Optional[float]) -> None:
         """Refuse a frame once closed, or block until the flusher has taken the frames,
@@ -168,8 +156,8 @@ class Writer:
         self._size = sum(map(len, frames))
         self._sock = sock
         self._on_failure = on_failure
-        if self._idle:
-            self._ring()
+        if self._bell.asleep:
+            self._bell.ring()
         self._room.notify_all()
 
     def detach(self) -> None:
@@ -214,8 +202,8 @@ class Writer:
         """Send what is left (while a socket is attached), then end the flusher thread."""
         with self.lock:
             self._closed = self._stopping = True
-            if self._idle:
-                self._ring()
+            if self._bell.asleep:
+                self._bell.ring()
             self._room.notify_all()
         threads.join(self._thread)
 
@@ -240,13 +228,7 @@ class Writer:
                     wait = None if next_tick is None else next_tick - time.monotonic()
                     if wait is not None and wait <= 0:
                         break
-                    self._idle = True
-                    self.lock.release()
-                    try:
-                        self._bell.acquire(timeout=-1 if wait is None else wait)
-                    finally:
-                        self.lock.acquire()
-                    self._idle = False
+                    self._bell.sleep(self.lock, -1 if wait is None else wait)
             if batch is not None:
                 self._send(sock, batch, on_failure)
             if next_tick is not None and time.monotonic() >= next_tick:
@@ -292,8 +274,8 @@ class Writer:
             self._sending = False
             if self._room_waiters:
                 self._room.notify_all()
-            if (self._frames or self._stopping) and self._idle:
-                self._ring()
+            if (self._frames or self._stopping) and self._bell.asleep:
+                self._bell.ring()
 
 
 def _writable(sock: socket.socket) -> bool:

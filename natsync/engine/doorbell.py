@@ -1,0 +1,43 @@
+"""How an engine thread (the flusher, a callback dispatcher) sleeps until there is work.
+
+A Condition costs microseconds per notify; the doorbell is a pre-acquired lock the
+sleeper blocks on, released once by whoever finds the sleeper asleep, so a burst of work
+wakes it once for the price of one C call.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class Doorbell:
+    """One thread's sleep and its wake-up. `asleep` is read and written under the
+    owner's lock (the one `sleep` is given), which is what makes one ring per sleep."""
+
+    __slots__ = ("_bell", "asleep")
+
+    def __init__(self) -> None:
+        self._bell = threading.Lock()
+        self._bell.acquire()
+        #: The sleeper waits on the bell: the next `ring()` wakes it.
+        self.asleep = False
+
+    def sleep(self, held: threading.Lock, timeout: float = -1) -> None:
+        """Release `held` (which the caller holds), sleep until rung or `timeout` seconds
+        pass (-1: no limit), then take `held` back. The caller re-checks its condition:
+        a ring that came too late for one sleep ends the next one at once."""
+        self.asleep = True
+        held.release()
+        try:
+            self._bell.acquire(timeout=timeout)
+        finally:
+            held.acquire()
+        self.asleep = False
+
+    def ring(self) -> None:
+        """Wake the sleeper (the caller holds the owner's lock and saw `asleep`)."""
+        self.asleep = False
+        try:
+            self._bell.release()
+        except RuntimeError:  # rung already, and the sleeper has not taken it yet
+            pass
