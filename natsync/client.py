@@ -179,14 +179,10 @@ class Client:
         `no_mux=True` subscribes a dedicated inbox (or `reply`, which needs no_mux) for
         this request alone, for accounts that may only receive on certain subjects.
         """
-        if self._life.state is not CONNECTED or self._guard.forked:
-            self._life.check_requestable()
+        subj, payload = self._request_args(subject, payload)
         _check_timeout(timeout)
         if reply is not None and not no_mux:
             raise BadArgumentError("request(): reply= can only be used with no_mux=True")
-        subj = publish_subject(subject)
-        if type(payload) is not bytes:
-            payload = _payload_bytes(payload)
         if not no_mux:
             return self._mux.request(subj, subject, payload, timeout, headers)
         inbox = reply if reply is not None else self.new_inbox()
