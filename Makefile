@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# The C scan of the parser (natsync/_speedups.c) is compiled by the install; editing it
+# reinstalls.
+$(STAMP): setup.cfg pyproject.toml natsync/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -23,8 +25,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy natsync
 
+# The whole suite with the compiled parser scan (it must have been built), then the
+# parser's, the reader's and the core client's tests again on the pure-Python path.
+PURE_TESTS := tests/test_protocol.py tests/test_engine_reader.py tests/test_client_core.py
 unit: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	NATSYNC_REQUIRE_SPEEDUPS=1 $(PY) -m pytest -q -p no:cacheprovider
+	NATSYNC_NO_SPEEDUPS=1 $(PY) -m pytest -q -p no:cacheprovider $(PURE_TESTS)
 
 test: lint typecheck unit
 

@@ -16,7 +16,8 @@ can build, and the reader makes one per message):
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Optional, Tuple
+import os
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 from .errors import ProtocolError
 from .headers import Headers, parse_headers
@@ -46,15 +47,35 @@ _CRLF = b"\r\n"
 #: Parsed MSG lines a parser keeps (see Parser._lines).
 _LINES_KEPT = 1024
 
+Scan = Callable[[bytes, int, "list[Event]", "dict[bytes, tuple[int, str, str, int]]", int, int,
+                 Callable[[bytes], Headers]], int]
+
+
+def _load_scan() -> Optional[Scan]:
+    """The C scan over MSG/HMSG frames (natsync/_speedups.c), unless it was not built or
+    NATSYNC_NO_SPEEDUPS is set; this module's Python code is the reference for it."""
+    if os.environ.get("NATSYNC_NO_SPEEDUPS", "") not in ("", "0"):
+        return None
+    try:
+        from ._speedups import scan
+    except ImportError:
+        return None
+    return scan
+
+
+_SCAN = _load_scan()
+#: Whether parsers use the compiled scan by default.
+SPEEDUPS = _SCAN is not None
+
 
 class Parser:
     """Turns the server's byte stream into events; `feed()` may be called with any chunking."""
 
-    __slots__ = ("_buf", "_chunks", "_have", "_lines", "_need", "max_control_line",
+    __slots__ = ("_buf", "_chunks", "_have", "_lines", "_need", "_scan", "max_control_line",
                  "max_payload")
 
     def __init__(self, max_control_line: int = DEFAULT_MAX_CONTROL_LINE,
-                 max_payload: int = MAX_PAYLOAD_LIMIT) -> None:
+                 max_payload: int = MAX_PAYLOAD_LIMIT, speedups: bool = SPEEDUPS) -> None:
         self.max_control_line = max_control_line
         self.max_payload = max_payload
         self._buf = b""
@@ -68,6 +89,9 @@ class Parser:
         # of parsing such a message. Lines with replies (inboxes, acks) are unique and are
         # not kept; the table is emptied when it reaches _LINES_KEPT entries.
         self._lines: dict[bytes, tuple[int, str, str, int]] = {}
+        # The compiled scan takes the well-formed MSG/HMSG frames and stops at anything
+        # else, which the loop below then handles: the same events either way.
+        self._scan = _SCAN if speedups else None
 
     @property
     def buffered(self) -> int:
@@ -95,7 +119,12 @@ class Parser:
         startswith = data.startswith
         max_line = self.max_control_line
         lines = self._lines
+        scan = self._scan
         while pos < size:
+            if scan is not None:
+                pos = scan(data, pos, events, lines, max_line, self.max_payload, parse_headers)
+                if pos >= size:
+                    break
             end = find(_CRLF, pos)
             if end < 0:
                 if size - pos > max_line:
@@ -284,7 +313,7 @@ def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
 
 
 __all__ = [
-    "DEFAULT_MAX_CONTROL_LINE", "ERR", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
+    "DEFAULT_MAX_CONTROL_LINE", "ERR", "SPEEDUPS", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
     "PING_FRAME", "PONG", "PONG_FRAME", "PUB_FRAME", "Event", "Headers", "Parser", "encode_connect",
     "encode_pub", "encode_sub", "encode_unsub", "outbound_frames",
 ]

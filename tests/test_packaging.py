@@ -33,7 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "natsync"
 RUNTIME_DEPS = {"nkeys", "certifi"}
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "dist", "build", "*.egg-info",
-                                      "__pycache__", ".*_cache", ".hypothesis", "bench")
+                                      "__pycache__", ".*_cache", ".hypothesis", "bench",
+                                      "*.so")
+#: The C source of the optional extension: in the sdist, compiled (not copied) into the wheel.
+_C_SOURCE = "natsync/_speedups.c"
 
 
 @dataclass
@@ -59,7 +62,7 @@ def _run(cmd: List[str], cwd: Path, timeout: float = 120) -> str:
 def _source_files() -> Set[str]:
     """Every file of the natsync package in the checkout, as archive paths."""
     return {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".so"}
 
 
 # Subpackages that need an extra the fresh venv does not have (a bare install lacks them).
@@ -85,7 +88,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
           str(src)], cwd=work)
     assert sorted(p.name for p in ROOT.iterdir()) == before, "the build wrote into the checkout"
     (sdist,) = (work / "dist").glob("natsync-*.tar.gz")
-    (wheel,) = (work / "dist").glob("natsync-*-py3-none-any.whl")
+    (wheel,) = (work / "dist").glob("natsync-*.whl")
 
     venv = work / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=work)
@@ -128,14 +131,17 @@ def test_sdist_carries_package_license_readme_changelog(built: Built) -> None:
 def test_wheel_has_every_subpackage_and_py_typed_and_metadata(built: Built) -> None:
     with zipfile.ZipFile(built.wheel) as zf:
         in_wheel = {n for n in zf.namelist() if n.startswith("natsync/")}
-    assert in_wheel == _source_files()
+    compiled = {n for n in in_wheel if n.startswith("natsync/_speedups.") and n.endswith(".so")}
+    assert len(compiled) == 1, f"the wheel has no compiled natsync._speedups: {sorted(in_wheel)}"
+    assert in_wheel - compiled == _source_files() - {_C_SOURCE}
     assert "natsync/py.typed" in in_wheel
     for pkg in ("cli", "js", "kv", "obs", "micro"):
         assert f"natsync/{pkg}/__init__.py" in in_wheel
 
     meta = _wheel_metadata(built.wheel)
     assert meta["Version"] == natsync.__version__
-    assert built.wheel.name == f"natsync-{natsync.__version__}-py3-none-any.whl"
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    assert built.wheel.name.startswith(f"natsync-{natsync.__version__}-{tag}-{tag}")
     assert meta["License-Expression"] == "Apache-2.0"
     assert meta["Requires-Python"] == ">=3.9"
     runtime = [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
@@ -175,7 +181,7 @@ def test_fresh_venv_holds_only_natsync_and_its_runtime_deps(built: Built) -> Non
 
 _ROUND_TRIP = """
 import importlib, importlib.metadata, importlib.resources, json, sys
-import natsync
+import natsync, natsync.protocol
 missing = {}
 for name in sys.argv[2:]:
     try:
@@ -191,7 +197,7 @@ with natsync.connect(sys.argv[1]) as nc:
 print(json.dumps({"data": msg.data.decode(), "reply": reply.data.decode(), "missing": missing,
                   "version": natsync.__version__,
                   "metadata": importlib.metadata.version("natsync"),
-                  "file": natsync.__file__,
+                  "file": natsync.__file__, "speedups": natsync.protocol.SPEEDUPS,
                   "typed": importlib.resources.files("natsync").joinpath("py.typed").is_file()}))
 """
 
@@ -209,6 +215,7 @@ def test_wheel_in_fresh_venv_round_trips_against_a_real_server(
         assert f"natsync[{extra}]" in seen["missing"][name]
     assert Path(seen["file"]).resolve().is_relative_to(built.site_packages.resolve())
     assert seen["typed"] is True
+    assert seen["speedups"] is True, "the wheel's compiled parser scan did not load"
     assert seen["version"] == seen["metadata"] == _wheel_metadata(built.wheel)["Version"]
 
 
