@@ -248,11 +248,16 @@ headline(f"req-fanout client CPU/req, natsync / nats-py+uvloop {_SUMMARY}",
 
 @impl("req-fanout", "natsync")
 def req_fanout_natsync(ctx: Ctx) -> Metrics:
-    """Submit ``inflight`` request_async futures; as each completes, submit the next.
+    """Keep ``inflight`` request_async futures in flight; take the oldest one's result,
+    then submit the next (the `for f in futures: f.result()` pattern).
 
-    A request's latency is from its submission to the ``wait()`` that returned it done.
+    A request's latency is from its submission to the ``result()`` that returned it.
+    Waiting with ``concurrent.futures.wait(FIRST_COMPLETED)`` instead costs about 8 us of
+    CPU per request more in the stdlib itself (it installs a waiter on every pending
+    future at each call), which is not the client's cost.
     """
-    from concurrent.futures import FIRST_COMPLETED, Future, wait
+    from collections import deque
+    from concurrent.futures import Future
 
     import natsync
 
@@ -267,27 +272,23 @@ def req_fanout_natsync(ctx: Ctx) -> Metrics:
         _natsync_warmup(ctx, nc)
         _check_echo(request_async(subject, payload, timeout=timeout).result(timeout).data,
                     payload)
-        pending: dict[Future[Any], int] = {}
+        pending: deque[tuple[Future[Any], int]] = deque()
         samples: List[int] = []
         clock = time.perf_counter_ns
         cpu0, t0 = time.process_time(), time.perf_counter()
         submitted = 0
         while submitted < min(window, count):
-            pending[request_async(subject, payload, timeout=timeout)] = clock()
+            pending.append((request_async(subject, payload, timeout=timeout), clock()))
             submitted += 1
         while pending:
-            ctx.check_time("request_async fan-out")
-            done, _ = wait(pending, timeout=timeout + 1.0, return_when=FIRST_COMPLETED)
-            if not done:
-                raise ScenarioError(f"no future completed within {timeout + 1.0:g}s "
-                                    f"({len(samples)}/{count} done)")
-            now = clock()
-            for fut in done:
-                samples.append(now - pending.pop(fut))
-                fut.result()  # raises the request's error (timeout, no responders)
-                if submitted < count:
-                    pending[request_async(subject, payload, timeout=timeout)] = clock()
-                    submitted += 1
+            if len(samples) % CHECK_EVERY == 0:
+                ctx.check_time("request_async fan-out")
+            fut, sent = pending.popleft()
+            fut.result(timeout + 1.0)  # raises the request's error (timeout, no responders)
+            samples.append(clock() - sent)
+            if submitted < count:
+                pending.append((request_async(subject, payload, timeout=timeout), clock()))
+                submitted += 1
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         nc.close()

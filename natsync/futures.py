@@ -5,7 +5,9 @@ it again to complete. For `publish_async`, where tens of thousands of futures ar
 per second and most are never waited on one by one, that is about a fifth of the CPU
 spent per message. `LazyFuture` keeps the stdlib class (so `result()`, `wait()`,
 `as_completed()`, callbacks and cancel all work unchanged) but creates the Condition on
-first use, and completes a future nobody has touched yet without one.
+first use, and completes a future nobody has touched yet without one. `result()` does not
+make one either: it reads a completed future directly and parks on a plain lock until the
+completion releases it (a request fan-out calls it once per request).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class LazyFuture(Future[T]):
         self._exception: Optional[BaseException] = None
         self._waiters: list[Any] = []
         self._done_callbacks: list[Any] = []
+        # Locks of threads parked in result() while there was no Condition; completing
+        # releases them (see _wake).
+        self._sleepers: Optional[list[threading.Lock]] = None
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]
@@ -46,6 +51,54 @@ class LazyFuture(Future[T]):
                     cond = self._cond = threading.Condition()
         return cond
 
+    def result(self, timeout: Optional[float] = None) -> T:
+        """As Future.result; a future completed or waited for before anything made its
+        Condition is read, or parked on, without making one."""
+        if self._state == FINISHED:
+            return self._outcome()
+        if self._cond is None:
+            lock = threading.Lock()
+            lock.acquire()
+            with _MAKING:
+                parked = self._cond is None and self._state == PENDING
+                if parked:
+                    if self._sleepers is None:
+                        self._sleepers = []
+                    self._sleepers.append(lock)
+            if parked:
+                if timeout is None:
+                    lock.acquire()
+                else:
+                    lock.acquire(timeout=max(0.0, timeout))
+                if self._state == FINISHED:
+                    return self._outcome()
+                timeout = 0  # timed out, or cancelled: the stdlib says which
+        return super().result(timeout)
+
+    def _outcome(self) -> T:
+        exc = self._exception
+        if exc is not None:
+            try:
+                raise exc
+            finally:
+                del exc  # no reference cycle through the traceback (as the stdlib does)
+        return self._result  # type: ignore[no-any-return]
+
+    def _wake(self) -> None:
+        """Release the threads parked in result() (once: only one completion succeeds)."""
+        sleepers, self._sleepers = self._sleepers, None
+        if sleepers:
+            for lock in sleepers:
+                lock.release()
+
+    def set_result(self, result: T) -> None:
+        super().set_result(result)
+        self._wake()
+
+    def set_exception(self, exception: Optional[BaseException]) -> None:
+        super().set_exception(exception)
+        self._wake()
+
     def done(self) -> bool:
         """True once completed or cancelled (one attribute read: no Condition needed)."""
         return self._state in _DONE
@@ -55,6 +108,7 @@ class LazyFuture(Future[T]):
         count it done at once (a stdlib Future waits for an executor to notice)."""
         if not super().cancel():
             return False
+        self._wake()
         self.set_running_or_notify_cancel()
         return True
 
@@ -71,6 +125,7 @@ class LazyFuture(Future[T]):
                 self._result = result
                 self._exception = exception
                 self._state = FINISHED
+                self._wake()
                 return True
         try:
             if exception is None:

@@ -75,7 +75,7 @@ def _wait_into(f: LazyFuture[int], results: list[int]) -> None:
 
 
 def test_racing_waiters_and_settlers_never_miss_a_wake_up() -> None:
-    """Waiters making the Condition while another thread settles: no one hangs."""
+    """Waiters parking in result() while another thread settles: no one hangs."""
     deadline = time.monotonic() + 20
     for _ in range(300):
         f: LazyFuture[int] = LazyFuture()
@@ -88,3 +88,60 @@ def test_racing_waiters_and_settlers_never_miss_a_wake_up() -> None:
             t.join(6)
         assert results == [42, 42, 42]
         assert time.monotonic() < deadline
+
+
+def _park(f: LazyFuture[int], into: list[object], timeout: float = 5) -> threading.Thread:
+    """A thread blocked in f.result(), recording what it returned or raised."""
+    def run() -> None:
+        try:
+            into.append(f.result(timeout=timeout))
+        except BaseException as exc:  # the outcome under test
+            into.append(type(exc))
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 5
+    while not f._sleepers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert f._sleepers, "result() did not park on a lock"
+    return t
+
+
+def test_result_parks_without_a_condition_and_settle_wakes_it() -> None:
+    f: LazyFuture[int] = LazyFuture()
+    got: list[object] = []
+    t = _park(f, got)
+    assert f.settle(5)
+    t.join(5)
+    assert got == [5] and f._cond is None and f._sleepers is None
+
+
+def test_a_parked_result_is_woken_through_the_stdlib_path_too() -> None:
+    """Something makes the Condition after result() parked (a done-callback), so the
+    completion takes the stdlib path: the parked thread still wakes."""
+    f: LazyFuture[int] = LazyFuture()
+    got: list[object] = []
+    t = _park(f, got)
+    f.add_done_callback(lambda fut: None)
+    assert f._cond is not None
+    assert f.settle(exception=ValueError("no"))
+    t.join(5)
+    assert got == [ValueError]
+
+
+def test_cancel_wakes_a_parked_result_with_cancelled_error() -> None:
+    f: LazyFuture[int] = LazyFuture()
+    got: list[object] = []
+    t = _park(f, got)
+    assert f.cancel()
+    t.join(5)
+    assert got == [cf.CancelledError]
+
+
+def test_a_parked_result_times_out() -> None:
+    f: LazyFuture[int] = LazyFuture()
+    got: list[object] = []
+    t = _park(f, got, timeout=0.05)
+    t.join(5)
+    assert got == [cf.TimeoutError]
+    assert f.settle(1) and f.result(timeout=0) == 1  # its stale lock is released harmlessly
+
