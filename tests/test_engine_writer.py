@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pytest
 
-from natsync.engine.doorbell import Doorbell
+from natsync.engine.doorbell import LockDoorbell, ParkingDoorbell
 from natsync.engine.writer import Control, Writer
 from natsync.errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
 
@@ -197,9 +198,14 @@ def test_control_frames_are_tagged() -> None:
 
 # --- the doorbell the flusher sleeps on ------------------------------------------------------
 
+# The lock doorbell of GIL builds, and the parking one of free-threaded builds (eventfd:
+# Linux, so both run here whatever the build).
+BELLS = [LockDoorbell, *([ParkingDoorbell] if hasattr(os, "eventfd") else [])]
 
-def test_a_ring_wakes_the_sleeper_and_gives_the_lock_back() -> None:
-    bell, lock = Doorbell(), threading.Lock()
+
+@pytest.mark.parametrize("kind", BELLS)
+def test_a_ring_wakes_the_sleeper_and_gives_the_lock_back(kind: Any) -> None:
+    bell, lock = kind(), threading.Lock()
     woke = threading.Event()
 
     def sleeper() -> None:
@@ -218,8 +224,10 @@ def test_a_ring_wakes_the_sleeper_and_gives_the_lock_back() -> None:
     t.join(2)
 
 
-def test_a_sleep_ends_by_its_timeout_and_a_late_ring_ends_the_next_at_once() -> None:
-    bell, lock = Doorbell(), threading.Lock()
+@pytest.mark.parametrize("kind", BELLS)
+def test_a_sleep_ends_by_its_timeout_and_a_late_ring_ends_the_next_at_once(
+        kind: Any) -> None:
+    bell, lock = kind(), threading.Lock()
     with lock:
         start = time.monotonic()
         bell.sleep(lock, 0.05)

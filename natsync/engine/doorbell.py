@@ -2,15 +2,19 @@
 
 A Condition costs microseconds per notify; the doorbell is a pre-acquired lock the
 sleeper blocks on, released once by whoever finds the sleeper asleep, so a burst of work
-wakes it once for the price of one C call.
+wakes it once for the price of one C call. Without the GIL (3.13t) a lock spins before
+it sleeps, so there the sleeper parks on its thread's parker instead (engine/parker.py).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Optional
+
+from . import parker as parking
 
 
-class Doorbell:
+class LockDoorbell:
     """One thread's sleep and its wake-up. `asleep` is read and written under the
     owner's lock (the one `sleep` is given), which is what makes one ring per sleep."""
 
@@ -41,3 +45,40 @@ class Doorbell:
             self._bell.release()
         except RuntimeError:  # rung already, and the sleeper has not taken it yet
             pass
+
+
+class ParkingDoorbell:
+    """The same doorbell, the sleeper parked on its own thread's parker (taken at its
+    first sleep, under the owner's lock, before anyone can see it asleep)."""
+
+    __slots__ = ("_parker", "asleep")
+
+    def __init__(self) -> None:
+        self._parker: Optional[parking.Parker] = None
+        self.asleep = False
+
+    def sleep(self, held: threading.Lock, timeout: float = -1) -> None:
+        """As LockDoorbell.sleep."""
+        p = self._parker
+        if p is None:
+            p = self._parker = parking.current()
+        self.asleep = True
+        held.release()
+        try:
+            p.park(None if timeout < 0 else timeout)
+        finally:
+            held.acquire()
+        self.asleep = False
+
+    def ring(self) -> None:
+        """Wake the sleeper (the caller holds the owner's lock and saw `asleep`)."""
+        self.asleep = False
+        if self._parker is not None:
+            self._parker.unpark()
+
+
+# The doorbell of this build (mypy checks the code against LockDoorbell's interface).
+if TYPE_CHECKING or not parking.ENABLED:
+    Doorbell = LockDoorbell
+else:
+    Doorbell = ParkingDoorbell
