@@ -20,10 +20,9 @@ class _Slot:
 
     __slots__ = ("value", "error", "abandoned")
 
-    def __init__(self) -> None:
-        self.value: Any = None
-        self.error: Optional[Exception] = None
-        self.abandoned = False
+    value: Any
+    error: Optional[Exception]
+    abandoned: bool
 
     def deliver(self, value: Any) -> bool:
         """Set the value and wake the waiting thread; True: nothing more is expected."""
@@ -44,10 +43,12 @@ class LockWaiter(_Slot):
 
     __slots__ = ("_lock",)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self) -> None:  # sets the slot's fields itself: one call less per request
         self._lock = threading.Lock()
         self._lock.acquire()
+        self.value = None
+        self.error = None
+        self.abandoned = False
 
     def release(self) -> None:
         """Wake the waiting thread (at most once)."""
@@ -69,9 +70,11 @@ class ParkingWaiter(_Slot):
     __slots__ = ("_parker", "_woken")
 
     def __init__(self) -> None:
-        super().__init__()
         self._parker = parker.current()
         self._woken = False
+        self.value = None
+        self.error = None
+        self.abandoned = False
 
     def release(self) -> None:
         """Wake the waiting thread (a second wake-up is harmless: see Parker)."""
