@@ -285,11 +285,105 @@ fail:
     return NULL;
 }
 
+/* Decimal digits of a non-negative size. */
+static int
+decimal_len(Py_ssize_t v)
+{
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Write v in decimal at p (exactly `len` digits); return the end. */
+static char *
+put_decimal(char *p, Py_ssize_t v, int len)
+{
+    char *end = p + len;
+    char *q = end;
+    do {
+        *--q = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+static char *
+put_bytes(char *p, const char *src, Py_ssize_t len)
+{
+    memcpy(p, src, (size_t)len);
+    return p + len;
+}
+
+/* encode_pub(subject, payload, reply=b"", headers=None): the PUB or HPUB frame, as
+ * protocol.encode_pub builds it with bytes formatting (one allocation here). */
+static PyObject *
+encode_pub(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs < 2 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "encode_pub() takes from 2 to 4 positional arguments");
+        return NULL;
+    }
+    PyObject *subject = args[0], *payload = args[1];
+    PyObject *reply = nargs > 2 ? args[2] : NULL;
+    PyObject *headers = nargs > 3 && args[3] != Py_None ? args[3] : NULL;
+    if (!PyBytes_Check(subject) || !PyBytes_Check(payload) ||
+        (reply != NULL && !PyBytes_Check(reply)) ||
+        (headers != NULL && !PyBytes_Check(headers))) {
+        PyErr_SetString(PyExc_TypeError, "encode_pub() takes bytes arguments");
+        return NULL;
+    }
+    Py_ssize_t sl = PyBytes_GET_SIZE(subject), pl = PyBytes_GET_SIZE(payload);
+    Py_ssize_t rl = reply != NULL ? PyBytes_GET_SIZE(reply) : 0;
+    Py_ssize_t hl = headers != NULL ? PyBytes_GET_SIZE(headers) : 0;
+    Py_ssize_t total = hl + pl;
+    int total_digits = decimal_len(total);
+    int hl_digits = headers != NULL ? decimal_len(hl) : 0;
+    /* "PUB " or "HPUB ", subject, " reply", " hl", " total", CRLF, headers, payload, CRLF */
+    Py_ssize_t size = (headers != NULL ? 5 : 4) + sl + (rl ? 1 + rl : 0) +
+                      (headers != NULL ? 1 + hl_digits : 0) + 1 + total_digits + 2 +
+                      hl + pl + 2;
+    PyObject *frame = PyBytes_FromStringAndSize(NULL, size);
+    if (frame == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(frame);
+    if (headers != NULL)
+        p = put_bytes(p, "HPUB ", 5);
+    else
+        p = put_bytes(p, "PUB ", 4);
+    p = put_bytes(p, PyBytes_AS_STRING(subject), sl);
+    if (rl) {
+        *p++ = ' ';
+        p = put_bytes(p, PyBytes_AS_STRING(reply), rl);
+    }
+    if (headers != NULL) {
+        *p++ = ' ';
+        p = put_decimal(p, hl, hl_digits);
+    }
+    *p++ = ' ';
+    p = put_decimal(p, total, total_digits);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (headers != NULL)
+        p = put_bytes(p, PyBytes_AS_STRING(headers), hl);
+    p = put_bytes(p, PyBytes_AS_STRING(payload), pl);
+    *p++ = '\r';
+    *p++ = '\n';
+    return frame;
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(data, pos, events, lines, max_line, max_payload, parse_headers) -> int\n\n"
      "Append the events of the well-formed MSG/HMSG frames from pos on; return where the "
      "Python parser goes on."},
+    {"encode_pub", (PyCFunction)(void (*)(void))encode_pub, METH_FASTCALL,
+     "encode_pub(subject, payload, reply=b'', headers=None) -> bytes\n\n"
+     "The PUB frame, or HPUB with an encoded header block (as protocol.encode_pub)."},
     {NULL, NULL, 0, NULL},
 };
 

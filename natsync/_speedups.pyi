@@ -1,6 +1,6 @@
 """Types of the optional C module natsync/_speedups.c (see protocol.Parser)."""
 
-from typing import Callable
+from typing import Callable, Optional
 
 from .headers import Headers
 
@@ -11,3 +11,7 @@ def scan(data: bytes, pos: int, events: list[tuple[object, ...]],
          parse_headers: Callable[[bytes], Headers], /) -> int:
     """Append the events of the well-formed MSG/HMSG frames from `pos` on; return where the
     Python parser goes on."""
+
+def encode_pub(subject: bytes, payload: bytes = b"", reply: bytes = b"",
+               headers: Optional[bytes] = None, /) -> bytes:
+    """protocol.encode_pub for bytes arguments, in one allocation."""

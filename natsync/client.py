@@ -46,7 +46,7 @@ from .headers import HeadersLike
 from .msg import Msg, MsgContext, empty_reply, no_responders
 from .nuid import next_nuid
 from .options import Options, make_options
-from .protocol import PUB_FRAME as _PUB_FRAME
+from .protocol import build_pub as _build_pub
 from .servers import BadURLError, ServerPool, servers_from
 from .subjects import PUBLISH_SUBJECTS as _SUBJECTS
 from .subjects import check_queue, check_subject, publish_subject
@@ -108,7 +108,7 @@ class Client:
             payload = _payload_bytes(payload)
         n = len(payload)
         if headers is None and not reply and n <= self._sender.max_payload:
-            self._writer.publish(_PUB_FRAME % (subj, n, payload), n)
+            self._writer.publish(_build_pub(subj, payload), n)
         else:
             self._sender.publish(subj, payload, publish_subject(reply) if reply else b"",
                                  headers)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Iterator, Optional, Tuple
+from types import ModuleType
+from typing import Any, Callable, Iterator, Optional, Protocol, Tuple
 
 from .errors import ProtocolError
 from .headers import Headers, parse_headers
@@ -51,19 +52,21 @@ Scan = Callable[[bytes, int, "list[Event]", "dict[bytes, tuple[int, str, str, in
                  Callable[[bytes], Headers]], int]
 
 
-def _load_scan() -> Optional[Scan]:
-    """The C scan over MSG/HMSG frames (natsync/_speedups.c), unless it was not built or
-    NATSYNC_NO_SPEEDUPS is set; this module's Python code is the reference for it."""
+def _load_speedups() -> Optional[ModuleType]:
+    """The C module (natsync/_speedups.c), unless it was not built or NATSYNC_NO_SPEEDUPS
+    is set; this module's Python code is the reference for what it does."""
     if os.environ.get("NATSYNC_NO_SPEEDUPS", "") not in ("", "0"):
         return None
     try:
-        from ._speedups import scan
+        from . import _speedups
     except ImportError:
         return None
-    return scan
+    return _speedups
 
 
-_SCAN = _load_scan()
+_SPEEDUPS = _load_speedups()
+#: The C scan over MSG/HMSG frames (see Parser.feed).
+_SCAN: Optional[Scan] = _SPEEDUPS.scan if _SPEEDUPS is not None else None
 #: Whether parsers use the compiled scan by default.
 SPEEDUPS = _SCAN is not None
 
@@ -251,11 +254,6 @@ def encode_connect(options: dict[str, Any]) -> bytes:
     return b"CONNECT " + json.dumps(options, separators=(",", ":")).encode() + _CRLF
 
 
-#: The frame of a plain publication: `PUB_FRAME % (subject, len(payload), payload)`. The
-#: client's publish builds it with this template directly, saving a call per message.
-PUB_FRAME = b"PUB %b %d\r\n%b\r\n"
-
-
 def encode_pub(subject: bytes, payload: bytes = b"", reply: bytes = b"",
                headers: Optional[bytes] = None) -> bytes:
     """PUB frame, or HPUB when an encoded header block is given. Subjects come as bytes
@@ -263,12 +261,22 @@ def encode_pub(subject: bytes, payload: bytes = b"", reply: bytes = b"",
     if headers is None:
         if reply:
             return b"PUB %b %b %d\r\n%b\r\n" % (subject, reply, len(payload), payload)
-        return PUB_FRAME % (subject, len(payload), payload)
+        return b"PUB %b %d\r\n%b\r\n" % (subject, len(payload), payload)
     hl = len(headers)
     if reply:
         return b"HPUB %b %b %d %d\r\n%b%b\r\n" % (subject, reply, hl, hl + len(payload),
                                                   headers, payload)
     return b"HPUB %b %d %d\r\n%b%b\r\n" % (subject, hl, hl + len(payload), headers, payload)
+
+
+class _PubEncoder(Protocol):
+    def __call__(self, subject: bytes, payload: bytes = ..., reply: bytes = ...,
+                 headers: Optional[bytes] = ..., /) -> bytes: ...
+
+
+#: encode_pub for arguments that are all bytes, as the engine passes them: the C encoder
+#: (one allocation, a third of the formatting's time) when it is loaded, else encode_pub.
+build_pub: _PubEncoder = _SPEEDUPS.encode_pub if _SPEEDUPS is not None else encode_pub
 
 
 def encode_sub(subject: str, sid: int, queue: str = "") -> bytes:
@@ -314,6 +322,6 @@ def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
 
 __all__ = [
     "DEFAULT_MAX_CONTROL_LINE", "ERR", "SPEEDUPS", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
-    "PING_FRAME", "PONG", "PONG_FRAME", "PUB_FRAME", "Event", "Headers", "Parser", "encode_connect",
-    "encode_pub", "encode_sub", "encode_unsub", "outbound_frames",
+    "PING_FRAME", "PONG", "PONG_FRAME", "Event", "Headers", "Parser", "encode_connect",
+    "build_pub", "encode_pub", "encode_sub", "encode_unsub", "outbound_frames",
 ]

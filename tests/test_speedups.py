@@ -1,8 +1,10 @@
-"""The compiled scan (natsync/_speedups.c) against the pure-Python parser it accelerates.
+"""The compiled scan and frame encoder (natsync/_speedups.c) against the pure-Python code
+they accelerate.
 
 Both parsers get the same streams, valid and mutated, cut at the same points; after every
 feed they must have returned the same events, or raised the same error with the same
-text, and hold the same number of bytes. The Python parser is the reference.
+text, and hold the same number of bytes. The Python parser is the reference; so is
+protocol.encode_pub for the C encoder of PUB/HPUB frames.
 `make test` also runs tests/test_protocol.py with NATSYNC_NO_SPEEDUPS=1, so the parser's
 own tests cover both paths.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,11 +53,13 @@ def test_the_extension_is_there_when_required() -> None:
 
 
 def test_the_environment_variable_turns_it_off() -> None:
-    code = "from natsync import protocol; print(protocol.SPEEDUPS, protocol.Parser()._scan)"
+    code = ("from natsync import protocol; print(protocol.SPEEDUPS, protocol.Parser()._scan, "
+            "protocol.build_pub is protocol.encode_pub)")
     env = {**os.environ, "NATSYNC_NO_SPEEDUPS": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=60, check=True)
-    assert out.stdout.split() == ["False", "None"]
+    assert out.stdout.split() == ["False", "None", "True"]
+    assert protocol.build_pub is not protocol.encode_pub
 
 
 def run(pieces: list[bytes], speedups: bool, max_line: int, max_payload: int) -> list[Outcome]:
@@ -138,3 +142,46 @@ def test_the_table_of_known_lines_fills_and_empties_the_same_way() -> None:
     assert fast.feed(stream) == slow.feed(stream)
     assert fast._lines == slow._lines
     assert len(fast._lines) == 2500 - 2 * protocol._LINES_KEPT
+
+
+# --- the frame encoder ----------------------------------------------------------------
+
+# Sizes around every change in the number of decimal digits, and some others.
+SIZES = st.one_of(st.sampled_from([0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10000,
+                                   65535, 65536, 99999, 100000]),
+                  st.integers(0, 300))
+
+
+@FUZZ
+@given(st.binary(min_size=1, max_size=64), SIZES, st.binary(max_size=40),
+       st.one_of(st.none(), SIZES), st.integers(2, 4))
+def test_the_encoder_builds_the_frames_of_encode_pub(subject: bytes, size: int, reply: bytes,
+                                                      headers_size: Optional[int],
+                                                      nargs: int) -> None:
+    from natsync._speedups import encode_pub
+    payload = bytes(i % 251 for i in range(size))
+    headers = None if headers_size is None else b"H" * headers_size
+    args: tuple[Any, ...] = (subject, payload, reply, headers)[:nargs]
+    assert encode_pub(*args) == protocol.encode_pub(*args)
+    assert protocol.build_pub(*args) == protocol.encode_pub(*args)
+
+
+def test_the_encoder_takes_bytes_subclasses_and_returns_plain_bytes() -> None:
+    from natsync._speedups import encode_pub
+
+    class Sub(bytes):
+        pass
+
+    frame = encode_pub(Sub(b"s"), Sub(b"pay"), Sub(b"r"), Sub(b"NATS/1.0\r\n\r\n"))
+    assert type(frame) is bytes
+    assert frame == protocol.encode_pub(b"s", b"pay", b"r", b"NATS/1.0\r\n\r\n")
+
+
+@pytest.mark.parametrize("args", [
+    (), (b"s",), (b"s", b"p", b"", None, b"x"), ("s", b"p"), (b"s", "p"), (b"s", bytearray(b"p")),
+    (b"s", b"p", "r"), (b"s", b"p", None), (b"s", b"p", b"", "NATS/1.0"),
+])
+def test_the_encoder_refuses_what_is_not_bytes(args: tuple[Any, ...]) -> None:
+    from natsync._speedups import encode_pub
+    with pytest.raises(TypeError):
+        encode_pub(*args)

@@ -8,7 +8,7 @@ from typing import Optional
 from ..args import payload_bytes
 from ..errors import MaxPayloadError
 from ..headers import HeadersLike, encode_headers
-from ..protocol import encode_pub
+from ..protocol import build_pub
 from ..subjects import publish_subject
 from .fork import ForkGuard
 from .session import DEFAULT_MAX_PAYLOAD
@@ -33,12 +33,12 @@ class Sender:
             if len(payload) > limit:
                 raise MaxPayloadError(f"nats: payload of {len(payload)} bytes exceeds the "
                                       f"server's max_payload of {limit}")
-            return encode_pub(subj, payload, reply)
+            return build_pub(subj, payload, reply)
         hdr = encode_headers(headers)
         if len(hdr) + len(payload) > limit:
             raise MaxPayloadError(f"nats: message of {len(hdr) + len(payload)} bytes (headers "
                                   f"included) exceeds the server's max_payload of {limit}")
-        return encode_pub(subj, payload, reply, hdr)
+        return build_pub(subj, payload, reply, hdr)
 
     def publish(self, subj: bytes, payload: bytes, reply: bytes,
                 headers: Optional[HeadersLike], now: bool = False,
