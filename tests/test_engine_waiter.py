@@ -100,3 +100,21 @@ def test_a_forked_child_gets_its_own_parker() -> None:
     finally:
         os.close(r)
         os.waitpid(pid, 0)
+
+
+def test_a_parker_freed_after_the_module_globals_closes_its_eventfd(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At interpreter exit a parker kept by a client can be freed after the module's
+    globals are gone: it must still close its eventfd, and say nothing."""
+    if not hasattr(os, "eventfd"):
+        pytest.skip("no eventfd on this platform")
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    p = parker.Parker()
+    fd = p._fd
+    monkeypatch.setattr(parker, "os", None)
+    del p
+    monkeypatch.undo()
+    assert unraisable == []
+    with pytest.raises(OSError):
+        os.fstat(fd)
