@@ -73,7 +73,8 @@ class FutureTimer:
     expires them and runs the done-callbacks the reader deferred."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._deadlines: list[tuple[float, int, ReplyFuture]] = []
         self._order = itertools.count()
         self._calls: list[Callable[[], None]] = []
@@ -83,7 +84,9 @@ class FutureTimer:
     def add(self, future: ReplyFuture, pending: int) -> None:
         """Expire `future` at its deadline; `pending` is how many requests are still
         waiting, to know when answered futures should be swept out of the heap."""
-        with self._cond:
+        lock = self._lock
+        lock.acquire()  # not `with self._cond`: two Python-level calls more per request
+        try:
             if self._stopping:
                 raise ConnectionClosedError()
             if self._thread is None:
@@ -103,6 +106,8 @@ class FutureTimer:
                 # fast fan-out with long timeouts does not keep every reply alive.
                 deadlines[:] = [entry for entry in deadlines if not entry[2].done()]
                 heapq.heapify(deadlines)
+        finally:
+            lock.release()
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the timer thread (done-callbacks of futures the reader completed)."""

@@ -97,7 +97,8 @@ class Writer:
         finally:
             lock.release()
         if _writable(sock):
-            self._send(sock, batch, on_failure)
+            if self._send(sock, batch, on_failure):
+                self._release()
         else:  # the kernel's buffer is full: the caller must not block in send()
             with self.lock:
                 self._frames[0:0] = batch
@@ -217,9 +218,17 @@ class Writer:
     def _run(self) -> None:
         tick, every = self._tick, self._tick_every
         next_tick = time.monotonic() + every if tick is not None else None
+        lock = self.lock
+        sent = False  # holding the send token for a batch just written
         while True:
             batch: Optional[list[bytes]] = None
-            with self.lock:
+            lock.acquire()
+            try:
+                if sent:  # give the token back and take the next batch in one locked step
+                    sent = False
+                    self._sending = False
+                    if self._room_waiters:
+                        self._room.notify_all()
                 while True:
                     if self._frames and self._sock is not None and not self._sending:
                         sock, on_failure = self._sock, self._on_failure
@@ -231,9 +240,11 @@ class Writer:
                     wait = None if next_tick is None else next_tick - time.monotonic()
                     if wait is not None and wait <= 0:
                         break
-                    self._bell.sleep(self.lock, -1 if wait is None else wait)
+                    self._bell.sleep(lock, -1 if wait is None else wait)
+            finally:
+                lock.release()
             if batch is not None:
-                self._send(sock, batch, on_failure)
+                sent = self._send(sock, batch, on_failure)
             if next_tick is not None and time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + every
                 assert tick is not None
@@ -250,9 +261,10 @@ class Writer:
         return batch
 
     def _send(self, sock: socket.socket, batch: list[bytes],
-              on_failure: Optional[FailureHandler]) -> None:
-        """Write `batch` (holding the send token); on failure put back the frames the
-        kernel did not take whole, and end the session."""
+              on_failure: Optional[FailureHandler]) -> bool:
+        """Write `batch` (holding the send token). True when it was written: the caller
+        still holds the token. On failure put back the frames the kernel did not take
+        whole, give the token back, end the session, and return False."""
         data = batch[0] if len(batch) == 1 else b"".join(batch)
         sent = 0
         if self._debug:
@@ -266,10 +278,16 @@ class Writer:
             with self.lock:
                 self._frames[0:0] = unsent
                 self._size += sum(map(len, unsent))
-            if on_failure is not None:
-                on_failure(exc)
-        finally:
+            try:
+                if on_failure is not None:
+                    on_failure(exc)
+            finally:
+                self._release()
+            return False
+        except BaseException:
             self._release()
+            raise
+        return True
 
     def _release(self) -> None:
         """Give the send token back and wake whoever waits for it or for room."""
