@@ -118,8 +118,7 @@ class LazyFuture(Future[T]):
         Untouched futures (no waiter, no callback, no cancel: all of those make the
         Condition) are completed in place; the rest take the stdlib path.
         """
-        _MAKING.acquire()  # not `with`: its __exit__ costs as much again on 3.11
-        try:
+        with _MAKING:
             if self._cond is None:
                 if self._state != PENDING:
                     return False
@@ -128,8 +127,6 @@ class LazyFuture(Future[T]):
                 self._state = FINISHED
                 self._wake()
                 return True
-        finally:
-            _MAKING.release()
         try:
             if exception is None:
                 self.set_result(result)

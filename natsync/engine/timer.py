@@ -84,9 +84,7 @@ class FutureTimer:
     def add(self, future: ReplyFuture, pending: int) -> None:
         """Expire `future` at its deadline; `pending` is how many requests are still
         waiting, to know when answered futures should be swept out of the heap."""
-        lock = self._lock
-        lock.acquire()  # not `with self._cond`: two Python-level calls more per request
-        try:
+        with self._lock:  # the Condition's lock: `with self._cond` is two Python calls more
             if self._stopping:
                 raise ConnectionClosedError()
             if self._thread is None:
@@ -106,8 +104,6 @@ class FutureTimer:
                 # fast fan-out with long timeouts does not keep every reply alive.
                 deadlines[:] = [entry for entry in deadlines if not entry[2].done()]
                 heapq.heapify(deadlines)
-        finally:
-            lock.release()
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the timer thread (done-callbacks of futures the reader completed)."""
