@@ -321,7 +321,7 @@ def outbound_frames(data: bytes) -> Iterator[Tuple[bytes, int, int]]:
 
 
 __all__ = [
-    "DEFAULT_MAX_CONTROL_LINE", "ERR", "SPEEDUPS", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
-    "PING_FRAME", "PONG", "PONG_FRAME", "Event", "Headers", "Parser", "encode_connect",
+    "DEFAULT_MAX_CONTROL_LINE", "ERR", "INFO", "MAX_PAYLOAD_LIMIT", "MSG", "OK", "PING",
+    "PING_FRAME", "PONG", "PONG_FRAME", "SPEEDUPS", "Event", "Headers", "Parser", "encode_connect",
     "build_pub", "encode_pub", "encode_sub", "encode_unsub", "outbound_frames",
 ]

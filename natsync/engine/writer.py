@@ -77,8 +77,6 @@ class Writer:
         then, so many threads' frames share one send and none pays a syscall and the GIL
         hand-offs around it.
         """
-        # `with`, not acquire() then try: a KeyboardInterrupt raised in the main thread
-        # just after acquire() returns would leave the lock held.
         with self.lock:
             if self._closed or self._size >= self._limit:
                 self._admit(deadline)
@@ -220,8 +218,7 @@ class Writer:
         sent = False  # holding the send token for a batch just written
         while True:
             batch: Optional[list[bytes]] = None
-            lock.acquire()
-            try:
+            with lock:
                 if sent:  # give the token back and take the next batch in one locked step
                     sent = False
                     self._sending = False
@@ -239,8 +236,6 @@ class Writer:
                     if wait is not None and wait <= 0:
                         break
                     self._bell.sleep(lock, -1 if wait is None else wait)
-            finally:
-                lock.release()
             if batch is not None:
                 sent = self._send(sock, batch, on_failure)
             if next_tick is not None and time.monotonic() >= next_tick:
