@@ -108,10 +108,9 @@ class Client:
             payload = _payload_bytes(payload)
         n = len(payload)
         if headers is None and not reply and n <= self._sender.max_payload:
-            self._writer.publish(_build_pub(subj, payload), n)
+            self._writer.post(_build_pub(subj, payload), n)
         else:
-            self._sender.publish(subj, payload, publish_subject(reply) if reply else b"",
-                                 headers)
+            self._sender.post(subj, payload, publish_subject(reply) if reply else b"", headers)
 
     def flush(self, timeout: float = 10) -> None:
         """Block until the server has processed everything published so far (PING/PONG).

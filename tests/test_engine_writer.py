@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 
+from natsync.engine import writer as writer_module
 from natsync.engine.doorbell import LockDoorbell, ParkingDoorbell
 from natsync.engine.writer import Control, Writer
 from natsync.errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
@@ -237,3 +238,122 @@ def test_a_sleep_ends_by_its_timeout_and_a_late_ring_ends_the_next_at_once(
         start = time.monotonic()
         bell.sleep(lock, 2)
         assert time.monotonic() - start < 1
+
+
+@pytest.mark.parametrize("kind", BELLS)
+def test_a_doze_is_not_asleep_and_a_ring_still_ends_it(kind: Any) -> None:
+    """The flusher's linger: publishers that only ring a sleeper leave a doze alone."""
+    bell, lock = kind(), threading.Lock()
+    done = threading.Event()
+
+    def dozer() -> None:
+        with lock:
+            bell.sleep(lock, 10, doze=True)
+        done.set()
+
+    t = threading.Thread(target=dozer)
+    t.start()
+    assert not done.wait(0.2) and not bell.asleep
+    with lock:
+        bell.ring()
+    assert done.wait(2)
+    t.join(2)
+
+
+# --- the linger (free-threaded builds): plain publishes share writes ----------------------
+
+class GateSocket:
+    """A fake socket whose sends wait until `gate` is set; records each write and when."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.writes: list[tuple[float, bytes]] = []
+
+    def send(self, data: memoryview) -> int:
+        self.entered.set()
+        assert self.gate.wait(10)
+        self.writes.append((time.monotonic(), bytes(data)))
+        return len(data)
+
+
+PLAIN = [b"PUB b 1\r\nb\r\n", b"PUB c 1\r\nc\r\n"]
+
+
+def stream_during_a_write(monkeypatch: pytest.MonkeyPatch, linger: float,
+                          first: bytes = b"PUB a 1\r\na\r\n",
+                          pending_size: int = 1 << 20) -> tuple[Writer, GateSocket, float]:
+    """A writer whose flusher is writing `first` while two plain publishes come in; the
+    write is then let through. Returns the writer, its socket and when the gate opened."""
+    monkeypatch.setattr(writer_module, "LINGER", linger)
+    w = Writer(pending_size, 5, False)
+    sock = GateSocket()
+    attach(w, sock)  # type: ignore[arg-type]
+    w.start()
+    w.post(first, 1)
+    assert sock.entered.wait(5)
+    for f in PLAIN:
+        w.post(f, 1)
+    opened = time.monotonic()
+    sock.gate.set()
+    return w, sock, opened
+
+
+def test_after_a_small_write_plain_publishes_wait_for_the_linger_and_share_a_write(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w, sock, opened = stream_during_a_write(monkeypatch, 0.3)
+    try:
+        wait_for(lambda: w._lingering, 2, "the flusher to linger")
+        w.post(b"PUB d 1\r\nd\r\n", 1)  # during the linger: rides along
+        wait_for(lambda: len(sock.writes) == 2, 5, "the second write")
+        when, data = sock.writes[1]
+        assert data == b"".join(PLAIN) + b"PUB d 1\r\nd\r\n"
+        assert when - opened >= 0.25
+    finally:
+        w.stop()
+
+
+def _control(w: Writer) -> None:
+    w.control(b"PING\r\n")
+
+
+def _request(w: Writer) -> None:
+    w.publish(b"PUB r 1\r\nr\r\n", 1)  # not a post: a request or a reply
+
+
+def _full(w: Writer) -> None:
+    w.post(b"x" * 200, 200)  # over pending_size (100) now: the next publisher waits
+    threading.Thread(target=w.post, args=(b"y", 1), daemon=True).start()
+
+
+@pytest.mark.parametrize("end", [_control, _request, _full, Writer.stop],
+                         ids=["control frame", "request", "publisher waiting for room", "stop"])
+def test_the_linger_ends_at_once_for_what_must_not_wait(
+        monkeypatch: pytest.MonkeyPatch, end: Any) -> None:
+    w, sock, _ = stream_during_a_write(monkeypatch, 30, pending_size=100)
+    try:
+        wait_for(lambda: w._lingering, 2, "the flusher to linger")
+        start = time.monotonic()
+        end(w)
+        wait_for(lambda: len(sock.writes) >= 2, 5, "the write the linger held back")
+        assert sock.writes[1][1].startswith(b"".join(PLAIN))
+        assert time.monotonic() - start < 5
+    finally:
+        w.stop()
+
+
+def test_no_linger_after_a_large_write_nor_behind_an_urgent_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    big = b"PUB a 65536\r\n" + b"a" * writer_module.LINGER_BYTES + b"\r\n"
+    w, sock, _ = stream_during_a_write(monkeypatch, 30, first=big)
+    try:
+        wait_for(lambda: len(sock.writes) == 2, 5, "the frames that came during the write")
+        assert not w._lingering
+    finally:
+        w.stop()
+    w, sock, _ = stream_during_a_write(monkeypatch, 30)
+    try:
+        w.control(b"PING\r\n")  # queued before the write ends: no linger at all
+        wait_for(lambda: len(sock.writes) == 2, 5, "the frames that came during the write")
+    finally:
+        w.stop()

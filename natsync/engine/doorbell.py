@@ -26,11 +26,12 @@ class LockDoorbell:
         #: The sleeper waits on the bell: the next `ring()` wakes it.
         self.asleep = False
 
-    def sleep(self, held: threading.Lock, timeout: float = -1) -> None:
+    def sleep(self, held: threading.Lock, timeout: float = -1, doze: bool = False) -> None:
         """Release `held` (which the caller holds), sleep until rung or `timeout` seconds
         pass (-1: no limit), then take `held` back. The caller re-checks its condition:
-        a ring that came too late for one sleep ends the next one at once."""
-        self.asleep = True
+        a ring that came too late for one sleep ends the next one at once. A `doze` leaves
+        `asleep` False: only those the owner tells to ring then (see Writer's linger) do."""
+        self.asleep = not doze
         held.release()
         try:
             self._bell.acquire(timeout=timeout)
@@ -57,12 +58,12 @@ class ParkingDoorbell:
         self._parker: Optional[parking.Parker] = None
         self.asleep = False
 
-    def sleep(self, held: threading.Lock, timeout: float = -1) -> None:
+    def sleep(self, held: threading.Lock, timeout: float = -1, doze: bool = False) -> None:
         """As LockDoorbell.sleep."""
         p = self._parker
         if p is None:
             p = self._parker = parking.current()
-        self.asleep = True
+        self.asleep = not doze
         held.release()
         try:
             p.park(None if timeout < 0 else timeout)

@@ -48,6 +48,12 @@ class Sender:
         self._writer.publish(self.frame(subj, reply, payload, headers), len(payload), now,
                              deadline=deadline)
 
+    def post(self, subj: bytes, payload: bytes, reply: bytes,
+             headers: Optional[HeadersLike]) -> None:
+        """Queue a fire-and-forget message (Client.publish's), which the flusher may hold
+        for a moment to send with the next ones (see Writer.post)."""
+        self._writer.post(self.frame(subj, reply, payload, headers), len(payload))
+
     def respond(self, reply: str, payload: bytes, headers: Optional[HeadersLike]) -> None:
         """Publish a reply, written at once on this thread when nobody else is writing
         (a replier waits for no flusher; see Writer.publish)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import select
 import socket
+import sys
 import threading
 import time
 from typing import Callable, Optional
@@ -23,6 +24,16 @@ from ..debuglog import trace_sent
 from ..errors import ConnectionClosedError, OutboundBufferLimitError, TimeoutError
 from . import threads
 from .doorbell import Doorbell
+
+#: How long the flusher lets a stream of plain publishes fill a batch after a small write
+#: (see Writer._linger). Only without the GIL: with it, a publishing thread holds the
+#: interpreter for 5 ms at a time and the flusher finds thousands of frames per write
+#: anyway; without it the flusher runs beside the publisher and wrote every 20-30 frames
+#: (3.13t: 3.8-4.9 us CPU per message, 1.4-1.6 with the linger). A millisecond, the
+#: parker's granularity (poll() counts milliseconds).
+LINGER = 0.0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 0.001
+#: A write of this many bytes or more is not small: the flusher does not linger after it.
+LINGER_BYTES = 64 * 1024
 
 #: What the writer calls when a write fails: the session it was attached for ends.
 FailureHandler = Callable[[Exception], None]
@@ -52,6 +63,8 @@ class Writer:
         self._on_failure: Optional[FailureHandler] = None
         self._sending = False  # the send token
         self._room_waiters = 0  # threads waiting on _room: notified only when there are
+        self._urgent = False  # a frame waiting must not wait for a linger (see _run)
+        self._lingering = False  # the flusher waits for more plain publishes (see _run)
         self._closed = False  # user frames are refused
         self._stopping = False  # the flusher ends once nothing is left to send
         #: Messages and payload bytes accepted (nats-py's out_msgs/out_bytes).
@@ -85,9 +98,10 @@ class Writer:
             self._size += len(frame)
             self.out_msgs += 1
             self.out_bytes += n
+            self._urgent = True
             if not (now and alone and len(frames) == 1 and not self._sending
                     and self._sock is not None):
-                if self._bell.asleep:
+                if self._bell.asleep or self._lingering:
                     self._bell.ring()
                 return
             sock, on_failure = self._sock, self._on_failure
@@ -99,7 +113,21 @@ class Writer:
             with self.lock:
                 self._frames[0:0] = batch
                 self._size += len(frame)
+                self._urgent = True
             self._release()
+
+    def post(self, frame: bytes, n: int, deadline: Optional[float] = None) -> None:
+        """Append a fire-and-forget message frame (`publish` without `now`), which may wait
+        for the flusher's linger to share a write with the next ones (see _run)."""
+        with self.lock:
+            if self._closed or self._size >= self._limit:
+                self._admit(deadline)
+            self._frames.append(frame)
+            self._size += len(frame)
+            self.out_msgs += 1
+            self.out_bytes += n
+            if self._bell.asleep:
+                self._bell.ring()
 
     def control(self, frame: bytes) -> None:
         """Queue a control frame (no backpressure: they are small and must not wait)."""
@@ -110,7 +138,8 @@ class Writer:
         """`control` for a caller that holds the lock (to change other state with it)."""
         self._frames.append(Control(frame))
         self._size += len(frame)
-        if self._bell.asleep:
+        self._urgent = True
+        if self._bell.asleep or self._lingering:
             self._bell.ring()
 
     def _admit(self, deadline: Optional[float]) -> None:
@@ -122,6 +151,8 @@ class Writer:
             own = time.monotonic() + timeout
             deadline = own if deadline is None else min(deadline, own)
         self._room_waiters += 1
+        if self._lingering:  # the flusher must not keep a full buffer waiting
+            self._bell.ring()
         try:
             while self._closed or self._size >= limit:
                 if self._closed:
@@ -156,7 +187,8 @@ class Writer:
         self._size = sum(map(len, frames))
         self._sock = sock
         self._on_failure = on_failure
-        if self._bell.asleep:
+        self._urgent = True
+        if self._bell.asleep or self._lingering:
             self._bell.ring()
         self._room.notify_all()
 
@@ -202,7 +234,7 @@ class Writer:
         """Send what is left (while a socket is attached), then end the flusher thread."""
         with self.lock:
             self._closed = self._stopping = True
-            if self._bell.asleep:
+            if self._bell.asleep or self._lingering:
                 self._bell.ring()
             self._room.notify_all()
         threads.join(self._thread)
@@ -216,6 +248,7 @@ class Writer:
         next_tick = time.monotonic() + every if tick is not None else None
         lock = self.lock
         sent = False  # holding the send token for a batch just written
+        taken = 0  # the bytes of that batch
         while True:
             batch: Optional[list[bytes]] = None
             with lock:
@@ -224,9 +257,13 @@ class Writer:
                     self._sending = False
                     if self._room_waiters:
                         self._room.notify_all()
+                    elif (LINGER and taken < LINGER_BYTES and self._frames
+                          and not self._urgent and not self._stopping):
+                        self._linger(lock)
                 while True:
                     if self._frames and self._sock is not None and not self._sending:
                         sock, on_failure = self._sock, self._on_failure
+                        taken = self._size
                         batch = self._take()
                         break
                     if self._stopping and not self._sending:
@@ -243,11 +280,22 @@ class Writer:
                 assert tick is not None
                 tick()
 
+    def _linger(self, lock: threading.Lock) -> None:
+        """Plain publishes came in while a small batch was written: a stream faster than
+        one write per message. Let it fill the next batch for LINGER seconds, unless an
+        urgent frame, a publisher waiting for room, or stop() ends the wait (holds `lock`)."""
+        self._lingering = True
+        try:
+            self._bell.sleep(lock, LINGER, doze=True)
+        finally:
+            self._lingering = False
+
     def _take(self) -> list[bytes]:
         """Take every frame and the send token (holds the lock)."""
         batch = self._frames
         self._frames = []
         self._size = 0
+        self._urgent = False
         self._sending = True
         if self._room_waiters:
             self._room.notify_all()
