@@ -289,3 +289,29 @@ def test_answered_threads_are_woken_one_after_another() -> None:
     for t in threads:
         t.join(5)
     assert sorted(results) == sorted(str(i).encode() for i in range(1, 6))
+
+
+def test_a_request_keeps_its_first_reply_through_later_ones_and_close() -> None:
+    """The reader leaves an answered request in the table (its thread forgets it): a
+    second responder's reply, and a close() before the thread wakes, change nothing."""
+    mux, w = make_mux()
+    got: list[object] = []
+
+    def ask() -> None:
+        try:
+            got.append(mux.request(b"svc", "svc", b"", 5, None).data)
+        except Exception as exc:  # what the test is about: no error may win over the reply
+            got.append(exc)
+
+    t = threading.Thread(target=ask)
+    t.start()
+    deadline = time.monotonic() + 5
+    while not mux.table and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reply_for(mux, w, b"first")
+    reply_for(mux, w, b"second")
+    assert len(mux.ready) == 1 and len(mux.table) == 1
+    mux.close(ConnectionClosedError())
+    mux.wake_one()
+    t.join(5)
+    assert got == [b"first"] and mux.table == {}
