@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +18,13 @@ from natsync.testing import NatsServer
 
 if TYPE_CHECKING:
     from .jwt_helpers import Decentralized
+
+# A suite started in the background by a shell without job control (`make test &`, nohup)
+# inherits SIGINT ignored, and so would every process it starts: Python then installs no
+# KeyboardInterrupt, and the tests that press Ctrl-C on a CLI process (SIGINT) wait in
+# vain. In a terminal it is at its default; make it so here, which the children inherit.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")

@@ -166,6 +166,15 @@ def test_leadership_change_in_a_cluster() -> None:
             js = client.jetstream()
             js.add_stream(name="L", subjects=["l.>"], num_replicas=3)
             consumer = js.stream("L").create_consumer(durable_name="c", num_replicas=3)
+
+            def settled() -> bool:  # on a loaded machine a new R3 stream takes a while
+                stream = js.stream_info("L").cluster
+                group = js.consumer_info("L", "c").cluster
+                return bool(stream and stream.leader and stream.replicas
+                            and all(r.current for r in stream.replicas)
+                            and group and group.leader)
+
+            wait_for(settled, timeout=20, what="the stream's and the consumer's leaders")
             seen: List[ConsumerEvent] = []
             got: List[Optional[Msg]] = []
             with consumer.messages(max_messages=10, status_cb=seen.append) as it:

@@ -164,19 +164,26 @@ class NatsCluster(Scoped):
         return True
 
     def _jetstream_ready(self) -> bool:
-        """True when every node knows the JetStream meta-leader."""
+        """True when every node knows the JetStream meta-leader and the leader sees every
+        other node current (before that, an API request such as a stream's creation can
+        go unanswered)."""
+        current = False
         for server in self.servers:
-            jsz = server.monitor("jsz")
-            if not (jsz.get("meta_cluster") or {}).get("leader"):
+            meta = server.monitor("jsz").get("meta_cluster") or {}
+            if not meta.get("leader"):
                 return False
-        return True
+            replicas = meta.get("replicas") or ()
+            if len(replicas) == self._size - 1 and all(r.get("current") for r in replicas):
+                current = True
+        return current or self._size == 1
 
     def wait_routed(self, timeout: float | None = None) -> None:
         """Block until each node is routed to all the others."""
         self._poll(self._fully_routed, "full route mesh", timeout)
 
     def wait_jetstream(self, timeout: float | None = None) -> None:
-        """Block until JetStream has elected a meta-leader seen by every node."""
+        """Block until JetStream has elected a meta-leader seen by every node, with every
+        other node current."""
         self._poll(self._jetstream_ready, "JetStream meta-leader", timeout)
 
     def stop(self) -> None:
