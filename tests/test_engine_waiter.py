@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from natsync.engine import parker
+from natsync.engine import parker, threads
 from natsync.engine.waiter import LockWaiter, ParkingWaiter, Waiter
 
 KINDS: list[Callable[[], Any]] = [LockWaiter]
@@ -25,6 +25,7 @@ needs_eventfd = pytest.mark.skipif(not hasattr(os, "eventfd") or not hasattr(os,
 
 def test_the_build_picks_the_parking_waiter_only_without_the_gil() -> None:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    assert threads.GIL is gil
     assert parker.ENABLED is (not gil and hasattr(os, "eventfd"))
     assert Waiter is (ParkingWaiter if parker.ENABLED else LockWaiter)
 

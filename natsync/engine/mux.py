@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -22,6 +21,7 @@ from ..headers import HeadersLike
 from ..msg import Msg, no_responders
 from ..nuid import next_nuid
 from ..protocol import encode_sub
+from . import threads
 from .sender import Sender
 from .timer import FutureTimer, ReplyFuture
 from .waiter import Waiter
@@ -277,7 +277,7 @@ def _counter() -> Callable[[], int]:
     is not, and a token given twice would hand one request's reply to another, so there
     a lock guards it."""
     numbers = itertools.count(1)
-    if getattr(sys, "_is_gil_enabled", lambda: True)():
+    if threads.GIL:
         return numbers.__next__
     lock = threading.Lock()
 

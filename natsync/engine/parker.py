@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import select
-import sys
 import threading
 from typing import Callable, Optional
 
+from . import threads
+
 #: Whether waits use parkers: the GIL is off (where eventfd exists, Linux). With the GIL,
 #: a pre-acquired lock costs less (measured: 37-44 against 45-55 us CPU per request).
-ENABLED = (not getattr(sys, "_is_gil_enabled", lambda: True)()
+ENABLED = (not threads.GIL
            and hasattr(os, "eventfd") and hasattr(select, "poll"))
 
 _local = threading.local()

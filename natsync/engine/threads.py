@@ -18,6 +18,10 @@ from ..errors import Error
 #: How long close() waits for each thread: a callback stuck for good cannot hang it.
 JOIN_TIMEOUT = 5.0
 
+#: Whether this interpreter runs with the GIL: every build but free-threaded CPython
+#: (3.13t) with the GIL left off. The engine's waits, writes and tokens choose by it.
+GIL: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
+
 _readers: set[int] = set()
 
 

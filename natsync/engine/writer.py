@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import select
 import socket
-import sys
 import threading
 import time
 from typing import Callable, Optional
@@ -31,7 +30,7 @@ from .doorbell import Doorbell
 #: anyway; without it the flusher runs beside the publisher and wrote every 20-30 frames
 #: (3.13t: 3.8-4.9 us CPU per message, 1.4-1.6 with the linger). A millisecond, the
 #: parker's granularity (poll() counts milliseconds).
-LINGER = 0.0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 0.001
+LINGER = 0.0 if threads.GIL else 0.001
 #: A write of this many bytes or more is not small: the flusher does not linger after it.
 LINGER_BYTES = 64 * 1024
 
