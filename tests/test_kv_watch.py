@@ -129,6 +129,9 @@ def test_callback_watcher_runs_in_order_on_its_own_thread(kv: KeyValue) -> None:
     rec = Recorder()
     w = kv.watch(cb=rec)
     try:
+        # The marker comes once the watcher has caught up with the stream: a put before
+        # the initial value arrived would come before it (as in nats.go), so wait for it.
+        rec.wait_for(2)
         for i in range(1, 51):
             kv.put("a" if i % 2 else "b", b"%d" % i)
         got = rec.wait_for(52)
