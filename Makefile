@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit soak bench bench-interp dist clean
+.PHONY: install demo test test-interp lint typecheck unit soak bench bench-interp dist clean
 
 install: $(STAMP)
 
@@ -33,6 +33,25 @@ unit: install
 	NATSYNC_NO_SPEEDUPS=1 $(PY) -m pytest -q -p no:cacheprovider $(PURE_TESTS)
 
 test: lint typecheck unit
+
+# The suite on another interpreter, e.g. the free-threaded CPython 3.13t that
+# ../shared/tools/freethreaded-python builds:
+#   make test-interp TEST_PYTHON=/opt/py313t/bin/python3.13t
+# In its own venv; each requirement is installed on its own, and the tests that need one
+# that has no build there (3.13t: nkeys, gevent, trustme) are left out by name
+# (tests/interp_deps.py prints which).
+TEST_PYTHON ?=
+TEST_VENV := .venv-test-interp
+test-interp:
+	@test -n "$(TEST_PYTHON)" || { echo "set TEST_PYTHON=/path/to/python"; exit 2; }
+	rm -rf $(TEST_VENV)
+	$(TEST_PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip \
+		setuptools wheel
+	$(TEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -e . --no-deps
+	$(TEST_VENV)/bin/python tests/interp_deps.py install
+	NATSYNC_REQUIRE_SPEEDUPS=1 $(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		$$($(TEST_VENV)/bin/python tests/interp_deps.py args)
 
 # Random network faults through natsync.testing.FaultProxy under mixed traffic, for
 # SOAK_SECONDS (the suite runs the same test for 3 s). The figures it measured are
@@ -85,4 +104,4 @@ dist: install
 	$(VENV)/bin/twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache soak-figures.txt
+	rm -rf $(VENV) $(TEST_VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache soak-figures.txt
