@@ -251,6 +251,8 @@ def test_object_store_callback_watcher(js: natsync.js.JetStreamContext) -> None:
             cond.notify_all()
 
     with obs.watch(cb=cb):
+        with cond:  # the initial value and the marker first (see the KV test above)
+            assert cond.wait_for(lambda: len(seen) >= 2, 5), seen
         obs.put("second", b"2")
         with cond:
             assert cond.wait_for(lambda: len(seen) >= 3, 5), seen
